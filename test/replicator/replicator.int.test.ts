@@ -1,0 +1,49 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
+import { H_ORIGIN_OFFSET, H_ORIGIN_PARTITION, H_ORIGIN_REGION, H_ORIGIN_TOPIC } from '../../replicator/provenance.ts';
+import { Replicator } from '../../replicator/replicator.ts';
+import { collect } from '../support/kafka.ts';
+import { uniqueName } from '../support/names.ts';
+import { useClients } from '../support/regions.ts';
+import { testReplication } from '../support/replication.ts';
+
+const log = createLogger({ name: 'test-replicator', level: process.env['TEST_LOG_LEVEL'] ?? 'warn' });
+
+describe('replicator (in process)', () => {
+  const clients = useClients();
+  const replicators: Replicator[] = [];
+  afterEach(async () => {
+    await Promise.all(replicators.splice(0).map((r) => r.stop()));
+  });
+
+  it('copies a topic us-east → eu-west exactly once, in per-partition order, with provenance headers', async () => {
+    const t = testReplication(clients.runtime);
+    const topic = `${t.prefix}-orders`;
+    const admin = await clients.admin('us-east');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
+    const producer = await clients.producer('us-east', { kafkaJS: { acks: -1, idempotent: true } });
+    const N = 600;
+    const sent = await producer.send({ topic, messages: Array.from({ length: N }, (_, i) => ({ key: `k${i % 17}`, value: `v${i}`, headers: { 'x-app': 'test' } })) });
+    expect(sent.every((m) => m.errorCode === 0)).toBe(true);
+
+    const rep = new Replicator({ deployment: t.deployment, region: 'eu-west', sources: ['us-east'], log });
+    replicators.push(rep);
+    rep.start();
+
+    const consumer = await clients.consumer('eu-west', { 'isolation.level': 'read_committed', kafkaJS: { groupId: uniqueName('g'), fromBeginning: true } });
+    await expect.poll(async () => (await (await clients.admin('eu-west')).listTopics()).includes(`us-east.${topic}`), { timeout: 30_000 }).toBe(true);
+    await consumer.subscribe({ topic: `us-east.${topic}` });
+    const got = await collect(consumer, N, 60_000);
+    expect(got).toHaveLength(N);
+    const seen = new Set(got.map((r) => `${r.headers[H_ORIGIN_PARTITION]}/${r.headers[H_ORIGIN_OFFSET]}`));
+    expect(seen.size).toBe(N);
+    for (const p of [0, 1, 2]) {
+      const copies = got.filter((r) => r.partition === p);
+      const originOffsets = copies.map((r) => Number(r.headers[H_ORIGIN_OFFSET]));
+      expect(originOffsets).toEqual([...originOffsets].sort((a, b) => a - b));
+      expect(copies.every((r) => r.headers[H_ORIGIN_PARTITION] === String(p) && r.headers[H_ORIGIN_REGION] === 'us-east' && r.headers[H_ORIGIN_TOPIC] === topic && r.headers['x-app'] === 'test')).toBe(true);
+    }
+    const status = rep.status();
+    expect(status.flows[0]?.state).toBe('running');
+  });
+});
