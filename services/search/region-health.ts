@@ -8,6 +8,7 @@
  * the indexer stops answering, the figure keeps growing instead of freezing at its last value,
  * which is what a router deciding on freshness must see.
  */
+import { errors } from '@opensearch-project/opensearch';
 import type { Client } from '@opensearch-project/opensearch';
 import { CachedReachability } from '../../core/kafka-reachability.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -66,6 +67,7 @@ export class RegionHealthMonitor {
   private kafkaState: Probed<RegionHealth['kafka']> | undefined;
   private indexer: Probed<IndexerReport> | undefined;
   private indexerError: string | undefined;
+  private searchTimeouts = 0;
   private loop: Promise<void> | undefined;
   private firstRound: Promise<void> | undefined;
 
@@ -124,14 +126,24 @@ export class RegionHealthMonitor {
     this.o.onRound?.(this.snapshot());
   }
 
+  /**
+   * A refused connection or a red cluster counts at once (a dead OpenSearch is reported down
+   * within one round). A single timeout does not: a node that is busy serving a sudden load
+   * (the traffic of a region that just failed over to this one) can be slow to answer one health
+   * call, and reporting it down then would push that load on to a third region. Two in a row do.
+   */
   private async probeSearch(): Promise<void> {
     const t0 = Date.now();
     try {
       const res = await this.o.search.cluster.health({}, { requestTimeout: this.timeoutMs, maxRetries: 0 });
       const status = (res.body as { status?: string }).status;
       const known = status === 'green' || status === 'yellow' || status === 'red' ? status : 'red';
+      this.searchTimeouts = 0;
       this.search = { at: Date.now(), value: { ok: known !== 'red', status: known, ms: Date.now() - t0 } };
     } catch (err) {
+      const timedOut = err instanceof errors.TimeoutError;
+      this.searchTimeouts = timedOut ? this.searchTimeouts + 1 : 0;
+      if (timedOut && this.searchTimeouts < 2 && this.search?.value.ok === true) return;
       this.search = { at: Date.now(), value: { ok: false, status: 'unreachable', ms: Date.now() - t0, error: (err as Error).message } };
     }
   }

@@ -27,9 +27,14 @@ describe('convergence of all three regions', () => {
   async function converged(s: Stacks, expected: ReadonlyMap<string, string>, timeout = 60_000): Promise<void> {
     const want = [...expected.entries()].sort();
     for (const region of REGIONS) {
-      await expect
-        .poll(async () => [...(await s.liveVersions(region)).entries()].sort(), { timeout, interval: 500, message: `documents in ${region}` })
-        .toEqual(want);
+      try {
+        await expect
+          .poll(async () => [...(await s.liveVersions(region)).entries()].sort(), { timeout, interval: 500, message: `documents in ${region}` })
+          .toEqual(want);
+      } catch (err) {
+        console.log(`[convergence] ${region} did not converge; the pipeline then:\n${await s.diagnose()}`);
+        throw err;
+      }
     }
   }
 

@@ -34,6 +34,7 @@ export interface RegionStack {
   indexer: Indexer | undefined;
   indexerProcess: ServiceProcess | undefined;
   indexerStatus(): Promise<IndexerStatus>;
+  replicator: Replicator;
 }
 
 export interface Stacks {
@@ -52,6 +53,8 @@ export interface Stacks {
   liveVersions(region: string): Promise<Map<string, string>>;
   /** Starts a region's indexer process again after a kill (same group, same port). */
   restartIndexer(region: string): Promise<void>;
+  /** Every region's replicator flows (per partition) and indexer, compact, for a failure message. */
+  diagnose(): Promise<string>;
 }
 
 export function useRegionStacks(runtime: LocalRuntime): (o?: { regions?: string[]; indexerProcess?: string[]; flushIntervalMs?: number }) => Promise<Stacks> {
@@ -107,7 +110,7 @@ export function useRegionStacks(runtime: LocalRuntime): (o?: { regions?: string[
         const search = await buildSearchApi({ deployment, region, log, index: t.prefix, indexer: { report: indexerStatus } });
         await search.app.listen({ port: 0, host: '127.0.0.1' });
         closers.push(() => search.close());
-        regions[region] = { region, ingestUrl: urlOf(ingest.app.server.address()), searchUrl: urlOf(search.app.server.address()), search, indexer, indexerProcess, indexerStatus };
+        regions[region] = { region, ingestUrl: urlOf(ingest.app.server.address()), searchUrl: urlOf(search.app.server.address()), search, indexer, indexerProcess, indexerStatus, replicator };
       }),
     );
 
@@ -157,6 +160,18 @@ export function useRegionStacks(runtime: LocalRuntime): (o?: { regions?: string[
       async restartIndexer(region) {
         const s = stackOf(region);
         s.indexerProcess = await startIndexerProcess(region);
+      },
+      async diagnose() {
+        const lines: string[] = [];
+        for (const s of Object.values(regions)) {
+          for (const f of s.replicator.status().flows) {
+            const parts = f.partitions.filter((p) => !p.topic.endsWith('heartbeats')).map((p) => `${p.partition}:${p.state}@${p.nextSourceOffset ?? '-'}/${p.highWatermark ?? '-'}`);
+            lines.push(`flow ${f.flow} ${f.state}${f.reason ? ` (${f.reason})` : ''} topics=[${f.topics.join(',')}] ${parts.join(' ')}`);
+          }
+          const ix = await s.indexerStatus().catch((err: unknown) => ({ error: (err as Error).message }));
+          lines.push(`indexer ${s.region} ${JSON.stringify(ix)}`);
+        }
+        return lines.join('\n');
       },
     };
   };
