@@ -45,7 +45,7 @@ export function decide(s: Scenario, v: Verdict, serving: ServingSummary, faults:
   if (s.checks.maxSearchErrors !== undefined && searchErrors > s.checks.maxSearchErrors) failures.push(`${searchErrors} search errors > ${s.checks.maxSearchErrors}`);
   const writeErrors = v.writes.failed + v.writes.indeterminate;
   if (s.checks.maxWriteErrors !== undefined && writeErrors > s.checks.maxWriteErrors) failures.push(`${writeErrors} write errors > ${s.checks.maxWriteErrors}`);
-  if (s.checks.maxUnexpectedExits !== undefined && exits.length > s.checks.maxUnexpectedExits) failures.push(`${exits.length} servers exited without a fault stopping them (${[...new Set(exits.map((e) => e.server))].join(', ')}) > ${s.checks.maxUnexpectedExits}`);
+  if (exits.length > s.checks.maxUnexpectedExits) failures.push(`${exits.length} servers exited without a fault stopping them (${[...new Set(exits.map((e) => e.server))].join(', ')}) > ${s.checks.maxUnexpectedExits}`);
   for (const f of faults) if (f.error) failures.push(`fault ${f.fault} (${f.action} ${f.target}) could not be applied: ${f.error}`);
   return { passed: failures.length === 0, failures };
 }

@@ -110,7 +110,6 @@ async function runScenario(system: ChaosSystem, s: Scenario, log: Logger, say: (
   const supervisor = new Supervisor(system, t0, log);
 
   supervisor.start();
-  supervisor.start();
   workload.start();
   searches.start();
   probe.start();

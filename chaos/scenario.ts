@@ -128,8 +128,8 @@ export const ScenarioSchema = z
         minAvailability: z.number().min(0).max(1).default(0.999),
         maxSearchErrors: z.number().int().min(0).optional(),
         maxWriteErrors: z.number().int().min(0).optional(),
-        /** Servers that may exit without a fault stopping them (always reported; checked only when set). */
-        maxUnexpectedExits: z.number().int().min(0).optional(),
+        /** Servers that may exit without a fault stopping them: a crash is a failure unless a scenario allows it. */
+        maxUnexpectedExits: z.number().int().min(0).default(0),
       })
       .prefault({}),
   })

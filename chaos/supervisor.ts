@@ -29,8 +29,9 @@ export class Supervisor {
     private readonly log: Logger,
   ) {}
 
+  /** Idempotent: a second start must not leave a first timer running (it would restart servers after the fleet is down). */
   start(): void {
-    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer ??= setInterval(() => void this.check(), CHECK_MS);
   }
 
   /** Stops watching and waits for restarts under way. */

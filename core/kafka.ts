@@ -5,6 +5,7 @@
  */
 import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { GeoError } from './errors.ts';
+import './kafka-client-fixes.ts';
 import type { Logger } from './logger.ts';
 
 export { KafkaJS };

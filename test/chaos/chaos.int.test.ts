@@ -6,8 +6,8 @@
  * all regions converged. Availability and timings are printed, not asserted: they depend on
  * how loaded the machine is (docs/CHAOS.md has the measured figures).
  *
- * Scenario 5 needs link proxies in the test runtime (GEOREPLICA_TEST_LINK_PROXIES=1); without
- * them it is left out, and the test says so.
+ * Scenario 5 needs the test runtime's link proxies (on unless GEOREPLICA_TEST_LINK_PROXIES=0);
+ * without them it is left out, and the test says so.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,21 +20,15 @@ import { testRuntime } from '../support/regions.ts';
 
 const SCENARIOS = join('test', 'chaos', 'scenarios');
 
-/**
- * Opt-in for now (GEOREPLICA_TEST_CHAOS=1): in the CI run of 2026-11-23 16:35 the broker-kill
- * scenario reported 140 acknowledged writes missing from the copies and the indexes 90 s after
- * the fault, with the fleet not steady before it started, on a machine also running the suite.
- * Whether that is loss or a quiet period too short under load is not yet known (issue #6 stays
- * open with it); until it is, a red here would keep everything else from landing.
- */
-const CHAOS = process.env['GEOREPLICA_TEST_CHAOS'] === '1';
+/** On by default; GEOREPLICA_TEST_CHAOS=0 leaves it out of a local run (it takes about five minutes). */
+const CHAOS = process.env['GEOREPLICA_TEST_CHAOS'] !== '0';
 
 describe.skipIf(!CHAOS)('chaos (short subset)', () => {
   it('leader broker SIGKILL, a region\'s Kafka down, a blackholed link: nothing lost or duplicated, order kept, all regions converge', async () => {
     const runtime = testRuntime();
     const withLinks = runtime.deployment.runtime.linkProxies.enabled;
     const files = ['ci-broker-kill.yaml', 'ci-region-kafka-down.yaml', ...(withLinks ? ['ci-link-blackhole.yaml'] : [])];
-    if (!withLinks) console.log('[chaos] ci-link-blackhole left out: the test runtime has no link proxies (run with GEOREPLICA_TEST_LINK_PROXIES=1)');
+    if (!withLinks) console.log('[chaos] ci-link-blackhole left out: the test runtime has no link proxies (GEOREPLICA_TEST_LINK_PROXIES=0)');
     const log = createLogger({ name: 'test-chaos', level: process.env['TEST_LOG_LEVEL'] ?? 'warn' });
     const { results, errors } = await runScenarios({ runtime, scenarios: files.map((f) => loadScenario(join(SCENARIOS, f))), log, progress: (line) => console.log(`[chaos] ${line}`) });
     console.log(table(TABLE_HEADERS, results.map(tableRow)));
@@ -56,6 +50,8 @@ describe.skipIf(!CHAOS)('chaos (short subset)', () => {
       expect(v.writes.acked).toBeGreaterThan(100);
       expect(r.faults.length).toBeGreaterThan(0);
       for (const f of r.faults) expect(f.error, `${r.scenario}: fault ${f.action} ${f.target}`).toBeUndefined();
+      // No service may crash because a broker, a region or a link failed under it.
+      expect(r.unexpectedExits, `${r.scenario}: services that exited on their own`).toEqual([]);
     }
   }, 900_000);
 });

@@ -39,7 +39,7 @@ describe('scenario files', () => {
       routers: ['us-east', 'eu-west'],
       requires: { brokers: {}, linkProxies: false },
       load: { writesPerSec: 30, ids: 300, deleteEvery: 10, searchesPerSec: 20, searchVia: 'routers', probeEvery: 2_000 },
-      checks: { minAvailability: 0.999 },
+      checks: { minAvailability: 0.999, maxUnexpectedExits: 0 },
     });
   });
 

@@ -15,8 +15,12 @@ import { PROJECT_ROOT } from '../../topology/runtime/paths.ts';
 export const TEST_STATE_DIR = process.env['GEOREPLICA_TEST_STATE_DIR'] ?? join(PROJECT_ROOT, '.regions', 'test');
 export const TEST_PORT_OFFSET = Number(process.env['GEOREPLICA_TEST_PORT_OFFSET'] ?? 10_000);
 export const THREE_BROKER_REGION = 'us-east';
-/** Opt-in link proxies between the regions (docs/CHAOS.md): the chaos suite's link faults need them. */
-export const TEST_LINK_PROXIES = process.env['GEOREPLICA_TEST_LINK_PROXIES'] === '1';
+/**
+ * Link proxies between the regions (docs/CHAOS.md), with the topology's latencies: replication in
+ * the tests crosses them as it does in a real deployment, and the chaos subset's link faults need
+ * them. GEOREPLICA_TEST_LINK_PROXIES=0 leaves them out (faster local runs; those tests skip).
+ */
+export const TEST_LINK_PROXIES = process.env['GEOREPLICA_TEST_LINK_PROXIES'] !== '0';
 
 export function testDeploymentDoc(): Record<string, unknown> {
   const base = parseYaml(readFileSync(join(PROJECT_ROOT, 'topology', 'regions.local.yaml'), 'utf8')) as Record<string, unknown>;

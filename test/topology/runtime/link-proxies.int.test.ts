@@ -3,7 +3,7 @@
  * us-east->eu-west really crosses it for everything it does afterwards, because the brokers
  * advertise the proxy on that listener. Proof: with the link blackholed, the client receives
  * nothing more although the records are there; healed, it receives them all, in order.
- * Needs GEOREPLICA_TEST_LINK_PROXIES=1 (skipped otherwise).
+ * Skipped when the test runtime has no link proxies (GEOREPLICA_TEST_LINK_PROXIES=0).
  */
 import { describe, expect, it } from 'vitest';
 import { remoteBootstrap } from '../../../config/link-plan.ts';
