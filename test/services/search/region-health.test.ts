@@ -10,11 +10,11 @@ type Answer = 'green' | 'red' | 'timeout' | 'refused';
 /** A search client whose cluster.health answers from a script: the hysteresis is pure logic. */
 function scripted(answers: Answer[]): Client {
   let i = 0;
-  const health = async (): Promise<{ body: { status: string } }> => {
+  const health = (): Promise<{ body: { status: string } }> => {
     const a = answers[Math.min(i++, answers.length - 1)];
-    if (a === 'timeout') throw new errors.TimeoutError('Request timed out', {} as never);
-    if (a === 'refused') throw new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200', {} as never);
-    return { body: { status: a ?? 'green' } };
+    if (a === 'timeout') return Promise.reject(new errors.TimeoutError('Request timed out', {} as never));
+    if (a === 'refused') return Promise.reject(new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200', {} as never));
+    return Promise.resolve({ body: { status: a ?? 'green' } });
   };
   return { cluster: { health } } as unknown as Client;
 }
@@ -28,7 +28,7 @@ async function rounds(answers: Answer[]): Promise<Array<RegionHealth['search']['
     sources: ['r'],
     search: scripted(answers),
     kafkaBootstrap: ['127.0.0.1:1'],
-    indexerReport: async () => ({ state: 'running', paused: [], bufferedRecords: 0, freshness: { r: { freshnessMs: 0 } } }),
+    indexerReport: () => Promise.resolve({ state: 'running', paused: [], bufferedRecords: 0, freshness: { r: { freshnessMs: 0 } } }),
     log: silentLogger(),
     intervalMs: 1,
     timeoutMs: 50,
