@@ -17,6 +17,7 @@ import type { FlowNames } from './names.ts';
 import { namingPolicy } from './naming-policy.ts';
 import type { NamingPolicy } from './naming-policy.ts';
 import { PartitionCopier, isFatal, isFenced, isPoison } from './partition-copier.ts';
+import { PartitionLane } from './partition-lane.ts';
 import { TopicSync } from './topic-sync.ts';
 import type { SyncResult, TopicConflict } from './topic-sync.ts';
 
@@ -66,8 +67,13 @@ export interface FlowOptions {
 interface Slot {
   copier: PartitionCopier;
   status: PartitionStatus;
-  /** The copy in flight, so a revoke can wait for it. */
+  /** Fetched records waiting for their copy. */
+  lane: PartitionLane;
+  /** The copy loop while it runs, so a revoke can wait for the copy in flight. */
   busy: Promise<unknown>;
+  running: boolean;
+  /** Fetching paused because the lane is full. */
+  backpressured: boolean;
   failures: number;
 }
 
@@ -131,8 +137,13 @@ export class Flow {
 
   resume(): void {
     this.paused = false;
-    for (const slot of this.slots.values()) if (slot.status.state === 'error') slot.status.state = 'idle';
+    for (const slot of this.slots.values()) {
+      if (slot.status.state === 'error') slot.status.state = 'idle';
+      slot.backpressured = false;
+    }
     this.resumeAll();
+    // Records fetched before the pause wait in their lanes.
+    for (const slot of this.slots.values()) if (slot.lane.records > 0) this.drain(slot);
     // Running only if connected; otherwise the flow loop reports what it finds next.
     if (this.state === 'paused') this.setState(this.consumer ? 'running' : 'starting');
   }
@@ -268,14 +279,21 @@ export class Flow {
   private async openPartitions(assignment: KafkaJS.TopicPartition[]): Promise<KafkaJS.TopicPartitionOffset[]> {
     for (let attempt = 1; ; attempt++) {
       try {
+        // A partition whose slot is still open and healthy is not reset: a copy of it may be in
+        // flight, and its lane knows where fetching must go on.
+        const kept = new Set(assignment.map((tp) => `${tp.topic}/${tp.partition}`).filter((k) => this.slots.has(k) && this.slots.get(k)?.status.state !== 'fenced'));
         await Promise.all(assignment.map((tp) => this.openSlot(tp.topic, tp.partition)));
         const checkpoints = await this.readCheckpoints(assignment);
         return assignment.map((tp) => {
-          const next = checkpoints.get(`${tp.topic}/${tp.partition}`);
-          const slot = this.slots.get(`${tp.topic}/${tp.partition}`);
-          if (slot) {
+          const key = `${tp.topic}/${tp.partition}`;
+          const slot = this.slots.get(key);
+          let next = checkpoints.get(key);
+          if (slot && kept.has(key)) {
+            next = slot.lane.nextOffset() ?? next;
+          } else if (slot) {
             slot.status.nextSourceOffset = next;
             slot.status.state = 'idle';
+            slot.lane.reset(next);
           }
           // No checkpoint yet: copy the partition from its beginning (-2, librdkafka's "beginning").
           return { topic: tp.topic, partition: tp.partition, offset: next === undefined ? -2 : Number(next) } as unknown as KafkaJS.TopicPartitionOffset;
@@ -311,7 +329,8 @@ export class Flow {
       log: this.log,
     });
     const status: PartitionStatus = { topic, targetTopic, partition, state: 'opening', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined };
-    this.slots.set(key, { copier, status, busy: Promise.resolve(), failures: 0 });
+    const lane = new PartitionLane({ maxRecords: this.o.config.maxBatchRecords, maxBytes: this.o.config.maxBatchBytes });
+    this.slots.set(key, { copier, status, lane, busy: Promise.resolve(), running: false, backpressured: false, failures: 0 });
     try {
       await copier.open();
     } catch (err) {
@@ -324,6 +343,7 @@ export class Flow {
     const slot = this.slots.get(key);
     if (!slot) return;
     this.slots.delete(key);
+    slot.lane.reset(undefined);
     await slot.busy.catch(() => undefined);
     await slot.copier.close();
     const [topic, partition] = [slot.status.topic, String(slot.status.partition)];
@@ -332,89 +352,149 @@ export class Flow {
     this.o.metrics.checkpointAge.remove({ flow: this.id, topic, partition });
   }
 
+  /**
+   * The committed checkpoints (next source offset) of these source partitions, read through the
+   * checkpoint group's consumer: an OffsetFetch that requires stable offsets (its isolation
+   * level is read_committed), so a checkpoint whose transaction is still open is waited for,
+   * never read half-done. Not the admin client's fetchOffsets: librdkafka 2.15's admin
+   * coordinator requests abort the whole process (assertion `eonce->refcnt > 0`) when the group
+   * coordinator goes away mid-request, which is exactly when a rewind reads checkpoints.
+   */
   private async readCheckpoints(tps: readonly KafkaJS.TopicPartition[]): Promise<Map<string, string>> {
-    // A cooperative rebalance can assign nothing new, and fetchOffsets rejects an empty topic list.
+    // A cooperative rebalance can assign nothing new.
     if (tps.length === 0) return new Map();
-    const admin = this.targetAdmin;
-    if (!admin) throw new GeoError('KAFKA_UNAVAILABLE', 'target admin not connected');
-    const byTarget = new Map<string, string>();
-    const targets = [...new Set(tps.map((tp) => this.targetOf.get(tp.topic) ?? this.policy.targetTopic(this.o.source.name, tp.topic)))];
-    let fetched: Awaited<ReturnType<Admin['fetchOffsets']>>;
+    const consumer = this.checkpointConsumer;
+    if (!consumer) throw new GeoError('KAFKA_UNAVAILABLE', 'checkpoint consumer not connected');
+    const targetOf = (topic: string): string => this.targetOf.get(topic) ?? this.policy.targetTopic(this.o.source.name, topic);
+    let fetched: Awaited<ReturnType<Consumer['committed']>>;
     try {
-      fetched = await admin.fetchOffsets({ groupId: this.names.checkpointGroup, topics: targets, requireStableOffsets: true, timeout: 10_000 });
+      fetched = await consumer.committed(tps.map((tp) => ({ topic: targetOf(tp.topic), partition: tp.partition })), 10_000);
     } catch (err) {
       throw kafkaError(err, `reading checkpoints of ${this.names.flowId}`);
     }
-    for (const t of fetched) for (const p of t.partitions) if (Number(p.offset) >= 0) byTarget.set(`${t.topic}/${p.partition}`, p.offset);
+    const byTarget = new Map<string, string>();
+    // No checkpoint yet comes back as null (or a negative sentinel).
+    for (const p of fetched) if (typeof p.offset === 'string' && /^\d+$/.test(p.offset)) byTarget.set(`${p.topic}/${p.partition}`, p.offset);
     const out = new Map<string, string>();
     for (const tp of tps) {
-      const target = this.targetOf.get(tp.topic) ?? this.policy.targetTopic(this.o.source.name, tp.topic);
-      const next = byTarget.get(`${target}/${tp.partition}`);
+      const next = byTarget.get(`${targetOf(tp.topic)}/${tp.partition}`);
       if (next !== undefined) out.set(`${tp.topic}/${tp.partition}`, next);
     }
     return out;
   }
 
-  private async onBatch(payload: KafkaJS.EachBatchPayload): Promise<void> {
+  /**
+   * Takes a fetched batch into its partition's lane and returns at once: the partition's copy
+   * loop (drain) copies it, so the consumer keeps fetching every partition meanwhile.
+   */
+  private onBatch(payload: KafkaJS.EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const key = `${batch.topic}/${batch.partition}`;
     const slot = this.slots.get(key);
-    if (!slot || batch.messages.length === 0) return;
+    if (!slot || batch.messages.length === 0) return Promise.resolve();
     if (this.paused || slot.status.state === 'error' || slot.status.state === 'fenced') {
+      // Fetch again from where the lane goes on (everything before it is queued or copied).
       payload.pause();
-      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: batch.messages[0]?.offset ?? '-1' });
-      return;
+      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: slot.lane.nextOffset() ?? batch.messages[0]?.offset ?? '-2' });
+      return Promise.resolve();
     }
-    const run = this.copyBatch(slot, payload);
-    slot.busy = run;
-    await run;
+    const offer = slot.lane.offer(batch.messages);
+    if (!offer) return Promise.resolve();
+    if (offer.kind === 'stale') {
+      // Fetched before the rewind's seek took effect: fetch from the checkpoint again (seeking
+      // inside the batch also stops the consumer from seeking back to this batch's start).
+      this.log.warn({ partition: key, firstOffset: batch.messages[0]?.offset, seekTo: offer.seekTo, attempt: offer.attempts }, 'batch starts past the rewind point; seeking again');
+      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: offer.seekTo });
+      return Promise.resolve();
+    }
+    const truncated = slot.lane.truncated;
+    if (truncated) {
+      slot.lane.truncated = undefined;
+      this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'source-truncated' });
+      slot.status.reason = `the source deleted offsets ${truncated.from}-${truncated.to} (retention) before they were copied; copying continues after them`;
+      this.log.error({ partition: key, ...truncated }, 'source records were deleted before they could be copied');
+    }
+    // Accounted for (queued, or taken before): the consumer's position moves past the batch.
+    payload.resolveOffset(offer.lastOffset);
+    slot.status.highWatermark = batch.highWatermark;
+    if (offer.kind === 'queued') {
+      if (slot.lane.full && !slot.backpressured) {
+        slot.backpressured = true;
+        payload.pause();
+      }
+      this.drain(slot);
+    }
+    return Promise.resolve();
   }
 
-  private async copyBatch(slot: Slot, payload: KafkaJS.EachBatchPayload): Promise<void> {
-    slot.status.state = 'copying';
-    // One transaction holds at most maxBatchBytes of keys and values.
-    for (const part of byBytes(payload.batch.messages, this.o.config.maxBatchBytes)) {
-      const err = await this.copyPart(slot, payload, part);
-      if (err !== undefined) {
-        await this.recover(slot, payload, err);
-        return;
+  /** Starts the partition's copy loop unless it runs: one copy at a time, each taking all that waits (up to a transaction's worth). */
+  private drain(slot: Slot): void {
+    if (slot.running) return;
+    slot.running = true;
+    slot.busy = (async () => {
+      try {
+        while (!this.stopping && !this.paused && this.slots.get(`${slot.status.topic}/${slot.status.partition}`) === slot) {
+          const records = slot.lane.take();
+          if (records.length === 0) break;
+          slot.status.state = 'copying';
+          const err = await this.copyPart(slot, records);
+          if (err !== undefined) {
+            await this.recover(slot, records, err);
+            break;
+          }
+          if (slot.backpressured && slot.lane.drained) this.unthrottle(slot);
+        }
+      } finally {
+        slot.running = false;
       }
+      // Records that arrived as the loop ended.
+      if (slot.lane.records > 0 && slot.status.state === 'idle' && this.slots.get(`${slot.status.topic}/${slot.status.partition}`) === slot) this.drain(slot);
+    })();
+  }
+
+  /** Resumes fetching a partition paused for backpressure, unless something else keeps it paused. */
+  private unthrottle(slot: Slot): void {
+    slot.backpressured = false;
+    if (this.paused || slot.status.state === 'error' || slot.status.state === 'fenced') return;
+    try {
+      this.consumer?.resume([{ topic: slot.status.topic, partitions: [slot.status.partition] }]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not resume a partition after backpressure');
     }
   }
 
   /**
-   * Copies `messages` (a run of the batch) in one transaction and returns undefined, or the error
-   * that stopped it. When the target refuses the run for a record it can never accept (poison),
-   * the halves are copied separately, so the records before that one are copied and the
-   * partition stops exactly at it.
+   * Copies `messages` (consecutive records of the partition) in one transaction and returns
+   * undefined, or the error that stopped it. When the target refuses the run for a record it
+   * can never accept (poison), the halves are copied separately, so the records before that one
+   * are copied and the partition stops exactly at it.
    */
-  private async copyPart(slot: Slot, payload: KafkaJS.EachBatchPayload, messages: readonly KafkaJS.KafkaMessage[]): Promise<unknown> {
-    const { batch } = payload;
+  private async copyPart(slot: Slot, messages: readonly KafkaJS.KafkaMessage[]): Promise<unknown> {
     const s = slot.status;
     try {
       const r = await slot.copier.copy(messages);
       const now = Date.now();
       slot.failures = 0;
       s.state = 'idle';
-      s.reason = undefined;
+      if (!s.reason?.startsWith('the source deleted')) s.reason = undefined;
       s.nextSourceOffset = r.nextSourceOffset;
-      s.highWatermark = batch.highWatermark;
-      s.lagRecords = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(r.nextSourceOffset)));
+      s.lagRecords = s.highWatermark === undefined ? undefined : Math.max(0, Number(BigInt(s.highWatermark) - BigInt(r.nextSourceOffset)));
+      const oldest = Number(messages[0]?.timestamp ?? now);
       const lastTs = Number(messages[messages.length - 1]?.timestamp ?? now);
-      s.lagMs = s.lagRecords > 0 ? Math.max(0, now - lastTs) : 0;
+      s.lagMs = (s.lagRecords ?? 0) > 0 ? Math.max(0, now - lastTs) : 0;
       s.copiedRecords += r.copied;
       s.lastCheckpointAt = now;
-      payload.resolveOffset(String(BigInt(r.nextSourceOffset) - 1n));
       const m = this.o.metrics;
       const labels = { flow: this.id, topic: s.topic, partition: String(s.partition) };
       m.records.inc({ flow: this.id, topic: s.topic }, r.copied);
       m.bytes.inc({ flow: this.id }, r.bytes);
       if (r.skipped > 0) m.skipped.inc({ flow: this.id }, r.skipped);
       m.transactions.inc({ flow: this.id, outcome: 'committed' });
-      m.lagRecords.set(labels, s.lagRecords);
+      m.lagRecords.set(labels, s.lagRecords ?? 0);
       m.lagSeconds.set(labels, s.lagMs / 1000);
       m.checkpointAge.set(labels, 0);
-      for (const msg of messages) m.latency.observe({ flow: this.id }, Math.max(0, now - Number(msg.timestamp)) / 1000);
+      // Once per copy, for its oldest record (the copy's worst latency): per record it costs more than it tells.
+      m.latency.observe({ flow: this.id }, Math.max(0, now - oldest) / 1000);
       return undefined;
     } catch (err) {
       this.o.metrics.transactions.inc({ flow: this.id, outcome: 'aborted' });
@@ -424,23 +504,26 @@ export class Flow {
       const reopened = await slot.copier.open().then(() => undefined, (e: unknown) => e);
       if (reopened !== undefined) return reopened;
       const half = Math.ceil(messages.length / 2);
-      return (await this.copyPart(slot, payload, messages.slice(0, half))) ?? (await this.copyPart(slot, payload, messages.slice(half)));
+      return (await this.copyPart(slot, messages.slice(0, half))) ?? (await this.copyPart(slot, messages.slice(half)));
     }
   }
 
-  /** After a failed copy: stop the partition for good (fenced, poison) or reopen and rewind to the checkpoint. */
-  private async recover(slot: Slot, payload: KafkaJS.EachBatchPayload, err: unknown): Promise<void> {
-    const { batch } = payload;
+  /** After a failed copy of `messages`: stop the partition for good (fenced, poison) or reopen and rewind to the checkpoint. */
+  private async recover(slot: Slot, messages: readonly KafkaJS.KafkaMessage[], err: unknown): Promise<void> {
+    const { topic, partition } = slot.status;
     const s = slot.status;
+    const failedFrom = messages[0]?.offset;
     const message = (err as Error).message;
+    const tp = [{ topic, partitions: [partition] }];
     if (isFenced(err) || isFatal(err)) {
       s.state = 'fenced';
       s.reason = 'another replicator process owns this partition now (or its producer failed fatally)';
       this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'fenced' });
       this.log.warn({ partition: slot.copier.key, err: message }, 'fenced by a newer owner; stopping this partition');
-      payload.pause();
+      this.consumer?.pause(tp);
+      slot.lane.reset(undefined);
       await slot.copier.close();
-      this.track(this.reclaimLater(slot, batch.topic, batch.partition));
+      this.track(this.reclaimLater(slot, topic, partition));
       return;
     }
     if (isPoison(err)) {
@@ -448,8 +531,8 @@ export class Flow {
       s.reason = `${message}. The partition is stopped (nothing is skipped); fix the target topic (e.g. max.message.bytes) and resume the flow.`;
       this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'poison' });
       this.log.error({ partition: slot.copier.key, err: message }, 'copy cannot succeed as configured; partition stopped');
-      payload.pause();
-      await this.rewind(slot, batch.topic, batch.partition).catch(() => undefined);
+      this.consumer?.pause(tp);
+      await this.rewind(slot, topic, partition, failedFrom).catch(() => undefined);
       return;
     }
     slot.failures++;
@@ -458,17 +541,23 @@ export class Flow {
     this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'retry' });
     const delay = backoffDelay(slot.failures, { baseDelayMs: 200, maxDelayMs: this.o.config.maxBackoffMs });
     this.log.warn({ partition: slot.copier.key, err: message, retryInMs: delay }, 'copy failed; rewinding to the checkpoint');
+    // Nothing queued may be copied before the rewind: it would follow a gap.
+    slot.lane.reset(undefined);
     await sleep(Math.max(delay, 100), this.stopController.signal);
     try {
-      await this.rewind(slot, batch.topic, batch.partition);
+      await this.rewind(slot, topic, partition, failedFrom);
     } catch (rewindErr) {
-      // Could not learn the checkpoint: replay from the batch start, which the next attempt's
-      // reopen will correct if the last commit actually landed.
-      this.log.warn({ err: (rewindErr as Error).message }, 'rewind failed; retrying the batch');
-      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: batch.messages[0]?.offset ?? '-2' });
+      // Could not learn the checkpoint: replay from the failed copy's start, which the next
+      // attempt's reopen will correct if the last commit actually landed.
+      this.log.warn({ err: (rewindErr as Error).message }, 'rewind failed; retrying the failed copy');
+      slot.lane.reset(failedFrom, failedFrom);
+      this.consumer?.seek({ topic, partition, offset: failedFrom ?? '-2' });
       await slot.copier.close();
       await slot.copier.open().catch(() => undefined);
     }
+    if (s.state === 'retrying') s.state = 'idle';
+    // The lane was emptied: fetching must go on even if it was paused because the lane was full.
+    if (slot.backpressured) this.unthrottle(slot);
   }
 
   /**
@@ -482,9 +571,10 @@ export class Flow {
     const stillAssigned = (this.consumer?.assignment() ?? []).some((a) => a.topic === topic && a.partition === partition);
     if (!stillAssigned) return;
     this.log.info({ partition: slot.copier.key }, 'partition still assigned after fencing; reclaiming it');
-    await this.rewind(slot, topic, partition);
+    await this.rewind(slot, topic, partition, undefined);
     slot.status.state = 'idle';
     slot.status.reason = undefined;
+    slot.backpressured = false;
     if (!this.paused) this.consumer?.resume([{ topic, partitions: [partition] }]);
   }
 
@@ -492,11 +582,12 @@ export class Flow {
    * Reopens the copier (re-initialising the transactional id settles any transaction whose
    * commit outcome we did not see) and seeks to the checkpoint that is really committed.
    */
-  private async rewind(slot: Slot, topic: string, partition: number): Promise<void> {
+  private async rewind(slot: Slot, topic: string, partition: number, failedFrom: string | undefined): Promise<void> {
     await slot.copier.close();
     await slot.copier.open();
     const next = (await this.readCheckpoints([{ topic, partition }])).get(`${topic}/${partition}`);
     slot.status.nextSourceOffset = next;
+    slot.lane.reset(next, failedFrom);
     this.consumer?.seek({ topic, partition, offset: next ?? '-2' });
   }
 
@@ -553,22 +644,4 @@ export class Flow {
     this.sourceAdmin = undefined;
     this.targetAdmin = undefined;
   }
-}
-
-function byBytes(messages: readonly KafkaJS.KafkaMessage[], maxBytes: number): KafkaJS.KafkaMessage[][] {
-  const parts: KafkaJS.KafkaMessage[][] = [];
-  let current: KafkaJS.KafkaMessage[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
-    if (current.length > 0 && bytes + size > maxBytes) {
-      parts.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(m);
-    bytes += size;
-  }
-  if (current.length > 0) parts.push(current);
-  return parts;
 }

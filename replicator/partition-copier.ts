@@ -149,17 +149,23 @@ export class PartitionCopier {
     try {
       txn = await producer.transaction();
       let targetBaseOffset: string | undefined;
+      const pending: Array<Promise<unknown>> = [];
       if (out.length > 0) {
         const meta = await txn.send({ topic: this.o.targetTopic, messages: out });
         targetBaseOffset = meta.find((m) => m.partition === this.o.partition)?.baseOffset ?? undefined;
         if (this.o.writeOffsetSyncs && targetBaseOffset !== undefined && r.firstSourceOffset !== undefined) {
-          await txn.send({ topic: this.o.names.offsetSyncTopic, messages: [offsetSyncRecord(this.o.sourceTopic, this.o.partition, r.firstSourceOffset, targetBaseOffset)] });
+          pending.push(txn.send({ topic: this.o.names.offsetSyncTopic, messages: [offsetSyncRecord(this.o.sourceTopic, this.o.partition, r.firstSourceOffset, targetBaseOffset)] }));
         }
       }
-      await txn.sendOffsets({
-        consumer: this.o.checkpointConsumer,
-        topics: [{ topic: this.o.targetTopic, partitions: [{ partition: this.o.partition, offset: r.nextSourceOffset }] }],
-      });
+      // The sync record's delivery and the checkpoint overlap: both are inside the transaction,
+      // and the commit waits for every delivery anyway. Sequential they cost one more round trip.
+      pending.push(
+        txn.sendOffsets({
+          consumer: this.o.checkpointConsumer,
+          topics: [{ topic: this.o.targetTopic, partitions: [{ partition: this.o.partition, offset: r.nextSourceOffset }] }],
+        }),
+      );
+      await settleAll(pending);
       await commitWithRetry(txn);
       return { copied: out.length, skipped: r.skipped, bytes: r.bytes, nextSourceOffset: r.nextSourceOffset, targetBaseOffset };
     } catch (err) {
@@ -185,6 +191,13 @@ export class PartitionCopier {
       throw kafkaError(err, `copying ${this.key} of ${this.o.names.flowId}`);
     }
   }
+}
+
+/** Like Promise.all, but waits for every promise before rejecting with the first failure (nothing is left running when the caller aborts). */
+async function settleAll(ps: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(ps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** commitTransaction may time out while the commit still completes; retrying it is safe (librdkafka makes it idempotent). */

@@ -4,12 +4,10 @@
  * - apply setting overrides to the replicator's clients (its flow consumer is the one created
  *   with a rebalance_cb; its copier producers are the ones with compression.type), so proposed
  *   tunings can be measured from the command line, and
- * - time every copy (PartitionCopier.copy) and the producer calls inside it, for the report, and
- * - try "pipelined batches" (see installPipelinedBatches).
+ * - time every copy (PartitionCopier.copy) and the producer calls inside it, for the report.
  * Everything is restored by the returned uninstall function.
  */
 import { KafkaJS } from '../../core/kafka.ts';
-import { Flow } from '../../replicator/flow.ts';
 import { PartitionCopier } from '../../replicator/partition-copier.ts';
 import { percentile, round } from '../support/stats.ts';
 
@@ -60,67 +58,6 @@ export function installOverrides(o: { consumer: Settings; producer: Settings }):
     );
   }
   return () => undo.reverse().forEach((u) => u());
-}
-
-/**
- * A measurement of a proposed flow.ts change, not a design. The compat consumer refills its
- * cache only when every partition's batch of the current round is done, so one slow
- * transaction holds up every partition. Here the flow's eachBatch handler instead queues the
- * batch for its partition, resolves it for the consumer and returns at once; one copy loop per
- * partition takes everything queued (up to `maxRecords`) into its next transaction. No
- * backpressure and no sound failure handling (a rewind would race queued batches): for runs
- * without failures only.
- */
-export function installPipelinedBatches(maxRecords: number): () => void {
-  interface Lane {
-    queue: KafkaJS.EachBatchPayload[];
-    running: boolean;
-  }
-  const lanes = new WeakMap<object, Map<string, Lane>>();
-  return wrap(Flow.prototype, 'onBatch', (orig) =>
-    function (this: unknown, ...args: unknown[]) {
-      const payload = args[0] as KafkaJS.EachBatchPayload;
-      const { batch } = payload;
-      const last = batch.messages[batch.messages.length - 1];
-      if (!last) return Promise.resolve();
-      payload.resolveOffset(last.offset);
-      const flow = this as object;
-      let perFlow = lanes.get(flow);
-      if (!perFlow) lanes.set(flow, (perFlow = new Map<string, Lane>()));
-      const key = `${batch.topic}/${batch.partition}`;
-      let lane = perFlow.get(key);
-      if (!lane) perFlow.set(key, (lane = { queue: [], running: false }));
-      lane.queue.push(payload);
-      if (lane.running) return Promise.resolve();
-      const l = lane;
-      l.running = true;
-      void (async () => {
-        try {
-          while (l.queue.length > 0) {
-            const taken: KafkaJS.EachBatchPayload[] = [];
-            let count = 0;
-            while (l.queue.length > 0 && (taken.length === 0 || count + (l.queue[0]?.batch.messages.length ?? 0) <= maxRecords)) {
-              const next = l.queue.shift() as KafkaJS.EachBatchPayload;
-              taken.push(next);
-              count += next.batch.messages.length;
-            }
-            const newest = taken[taken.length - 1] as KafkaJS.EachBatchPayload;
-            const messages = taken.flatMap((t) => t.batch.messages);
-            const lastOffset = messages[messages.length - 1]?.offset ?? newest.batch.lastOffset();
-            const merged: KafkaJS.EachBatchPayload = {
-              ...newest,
-              batch: { ...newest.batch, messages, firstOffset: () => messages[0]?.offset ?? null, lastOffset: () => lastOffset, isEmpty: () => messages.length === 0 },
-              resolveOffset: () => undefined,
-            };
-            await (orig.call(flow, merged) as Promise<unknown>).catch(() => undefined);
-          }
-        } finally {
-          l.running = false;
-        }
-      })();
-      return Promise.resolve();
-    },
-  );
 }
 
 interface Timing {

@@ -30,9 +30,6 @@ Measuring the replicator (bench/replicator/instrument.ts, nothing in replicator/
   --replicator-consumer K=V   override a setting of the replicator's flow consumer (repeatable),
                               e.g. js.consumer.max.cache.size.per.worker.ms=100
   --replicator-producer K=V   override a setting of its copier producers (repeatable), e.g. linger.ms=1
-  --pipelined-batches         measure a proposed flow change: eachBatch queues batches per partition and
-                              returns at once; a copy loop per partition takes all that is queued (up to
-                              max-batch-records) into one transaction (instrument.ts; no failures only)
   --ab                        run every setup twice per repeat, as shipped and with the overrides,
                               alternating which goes first, so both see the same machine
 `;
@@ -55,7 +52,6 @@ export interface BenchOptions {
   trace: boolean;
   ceilingHeaders: boolean;
   ab: boolean;
-  pipelined: boolean;
   replicatorConsumer: Record<string, string | number | boolean>;
   replicatorProducer: Record<string, string | number | boolean>;
   help: boolean;
@@ -97,7 +93,6 @@ export function parseOptions(argv: string[]): BenchOptions {
       trace: { type: 'boolean' },
       'ceiling-headers': { type: 'boolean' },
       ab: { type: 'boolean' },
-      'pipelined-batches': { type: 'boolean' },
       'replicator-consumer': { type: 'string', multiple: true },
       'replicator-producer': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -108,7 +103,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const sizes = (values.sizes ?? '1024,100').split(',').map(size);
   for (const s of sizes) if (s < 16) throw new Error(`--sizes: a record needs at least 16 bytes (produce time, sequence, run tag), got ${s}`);
   const maxBatch = values['max-batch-records'];
-  if (values.ab && !values['replicator-consumer'] && !values['replicator-producer'] && !values['pipelined-batches']) throw new Error('--ab compares the shipped replicator with a tuned one: give --replicator-consumer, --replicator-producer and/or --pipelined-batches');
+  if (values.ab && !values['replicator-consumer'] && !values['replicator-producer']) throw new Error('--ab compares the shipped replicator with a tuned one: give --replicator-consumer and/or --replicator-producer');
   return {
     records: int('records', values.records, 200_000, 1_000),
     sizes,
@@ -127,7 +122,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     trace: values.trace ?? false,
     ceilingHeaders: values['ceiling-headers'] ?? false,
     ab: values.ab ?? false,
-    pipelined: values['pipelined-batches'] ?? false,
     replicatorConsumer: Object.fromEntries((values['replicator-consumer'] ?? []).map(parseSetting)),
     replicatorProducer: Object.fromEntries((values['replicator-producer'] ?? []).map(parseSetting)),
     help: values.help ?? false,

@@ -25,7 +25,7 @@ import { countRecords, endOffsetSum, flowLikeConsumer, produceAll } from '../sup
 import type { CountResult, ProduceResult } from '../support/kafka-bench.ts';
 import { RecordFactory } from '../support/records.ts';
 import { runReplication } from './deployment.ts';
-import { CopyTrace, installOverrides, installPipelinedBatches } from './instrument.ts';
+import { CopyTrace, installOverrides } from './instrument.ts';
 import type { CopyTraceSummary } from './instrument.ts';
 import { measureLatencyInChild } from './latency.ts';
 import type { LatencyResult } from './latency.ts';
@@ -34,7 +34,7 @@ export interface Setup {
   mode: CopyMode;
   /** Bytes per record value. */
   size: number;
-  /** With --ab: "shipped" runs the replicator as it is, "tuned" with the overrides (and pipelined batches if asked). */
+  /** With --ab: "shipped" runs the replicator as it is, "tuned" with the overrides. */
   variant?: 'shipped' | 'tuned';
 }
 
@@ -54,8 +54,6 @@ export interface RepeatOptions {
   ceilingHeaders: boolean;
   /** Time the replicator's copies and producer calls (instrument.ts). */
   trace: boolean;
-  /** Measure the pipelined-batches proposal (instrument.ts). */
-  pipelined: boolean;
   /** Settings applied to the replicator's flow consumer and copier producers (instrument.ts). */
   overrides: { consumer: Record<string, string | number | boolean>; producer: Record<string, string | number | boolean> };
 }
@@ -161,7 +159,7 @@ export async function runRepeat(ctx: RepeatContext): Promise<RepeatResult> {
 
     // 3. The replicator copies the backlog.
     const shipped = setup.variant === 'shipped';
-    const uninstall = [installOverrides(shipped ? { consumer: {}, producer: {} } : o.overrides), ...(o.pipelined && !shipped ? [installPipelinedBatches(o.maxBatchRecords)] : [])];
+    const uninstall = [installOverrides(shipped ? { consumer: {}, producer: {} } : o.overrides)];
     uninstallOverrides = () => uninstall.forEach((u) => u());
     replicator = new Replicator({ deployment: rep.deployment, region: o.target, sources: [o.source], log: ctx.log });
     const copyTrace = new CopyTrace();

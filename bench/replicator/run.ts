@@ -96,7 +96,6 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
     pollMs: POLL_MS,
     trace: opts.trace,
     ceilingHeaders: opts.ceilingHeaders,
-    pipelined: opts.pipelined,
     overrides: { consumer: opts.replicatorConsumer, producer: opts.replicatorProducer },
   };
   const command = `npm run bench:replicator${opts.argv.length > 0 ? ` -- ${opts.argv.join(' ')}` : ''}`;
@@ -108,7 +107,6 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
   console.log(`replication.maxBatchRecords ${maxBatchRecords}; latency phase ${opts.latencyWarmupSeconds} s warm-up + ${opts.latencySeconds} s measured`);
   const overrides: string[] = [...Object.entries(opts.replicatorConsumer).map(([k, v]) => `consumer ${k}=${v}`), ...Object.entries(opts.replicatorProducer).map(([k, v]) => `producer ${k}=${v}`)];
   if (opts.ceilingHeaders) console.log('ceiling producer adds the replicator\'s provenance headers (--ceiling-headers)');
-  if (opts.pipelined) overrides.push('pipelined batches (instrument.ts)');
   if (overrides.length > 0) console.log(`replicator ${opts.ab ? 'in the "tuned" variant' : 'in this run'} differs from the shipped one: ${overrides.join(', ')}`);
 
   const setups: Setup[] = opts.modes.flatMap((mode) => opts.sizes.flatMap((size): Setup[] => (opts.ab ? [{ mode, size, variant: 'shipped' }, { mode, size, variant: 'tuned' }] : [{ mode, size }])));
@@ -157,7 +155,6 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
         trace: opts.trace,
         ceilingHeaders: opts.ceilingHeaders,
         ab: opts.ab,
-        pipelinedBatches: opts.pipelined,
         replicatorConsumerOverrides: opts.replicatorConsumer,
         replicatorProducerOverrides: opts.replicatorProducer,
       },

@@ -32,6 +32,11 @@ describe.skipIf(!CHAOS)('chaos (short subset)', () => {
     const log = createLogger({ name: 'test-chaos', level: process.env['TEST_LOG_LEVEL'] ?? 'warn' });
     const { results, errors } = await runScenarios({ runtime, scenarios: files.map((f) => loadScenario(join(SCENARIOS, f))), log, progress: (line) => console.log(`[chaos] ${line}`) });
     console.log(table(TABLE_HEADERS, results.map(tableRow)));
+    // What a failure needs to be understood once the runtime (and its logs) are gone.
+    for (const r of results) {
+      for (const e of r.unexpectedExits) console.log(`[chaos] [${r.scenario}] ${e.server} exited at ${e.atMs} ms; its log ended with:\n${e.logTail}`);
+      if (!r.checks.passed) console.log(`[chaos] [${r.scenario}] ${JSON.stringify({ failures: r.checks.failures, lostInCopies: r.verdict.lostInCopies.slice(0, 10), lostInIndex: r.verdict.lostInIndex.slice(0, 10), divergent: r.verdict.divergent.slice(0, 10) })}`);
+    }
     expect(errors).toEqual([]);
     expect(results).toHaveLength(files.length);
     for (const r of results) {

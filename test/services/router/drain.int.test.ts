@@ -67,11 +67,14 @@ describe('drain across routers', () => {
       const propagationMs = Date.now() - t0;
       console.log(`[drain] router B saw the drain after ${propagationMs} ms`);
       expect(propagationMs).toBeLessThan(1_000);
-      searchesBefore = us.searches;
 
-      // The search in flight when the drain landed finishes normally.
+      // The search in flight when the drain landed finishes normally (and so does a search of
+      // the load that was on its way to us-east at that moment).
       const finished = await inFlight;
       expect([finished.statusCode, finished.headers['x-served-by-region']]).toEqual([200, 'us-east']);
+      await expect.poll(() => regionOf(b, 'us-east')?.inFlight, { timeout: 2_000, interval: 5 }).toBe(0);
+      // From now on us-east gets nothing new.
+      searchesBefore = us.searches;
       await sleep(300);
     } finally {
       running = false;
