@@ -23,6 +23,7 @@ import { assertPortsFree, findByMarker, isAlive, logSize, procState, signalGroup
 import type { ProcState } from '../topology/runtime/process-control.ts';
 import { stateMarker } from '../topology/runtime/server-spec.ts';
 import type { ServerSpec } from '../topology/runtime/server-spec.ts';
+import { SERVICE_ENV } from '../core/service-env.ts';
 
 /** The index alias the fleet's indexers write and its search APIs read: the services' default. */
 export const FLEET_INDEX = 'documents';
@@ -189,7 +190,7 @@ export class Fleet {
       kind: 'service',
       command: process.execPath,
       args: ['--import', TSX_IMPORT, join(PROJECT_ROOT, ENTRY[service]), '--region', region, '--config', config, ...extra, `--${stateMarker(this.dir)}`],
-      env: { GEOREPLICA_LOG_LEVEL: process.env['GEOREPLICA_LOG_LEVEL'] ?? 'info' },
+      env: { ...SERVICE_ENV, GEOREPLICA_LOG_LEVEL: process.env['GEOREPLICA_LOG_LEVEL'] ?? 'info' },
       dir,
       logFile: join(dir, 'service.log'),
       ports: [port],

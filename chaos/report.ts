@@ -28,6 +28,8 @@ export interface ScenarioResult {
   /** Servers that exited without a fault stopping them (restarted by the supervisor). */
   unexpectedExits: UnexpectedExit[];
   checks: { passed: boolean; failures: string[] };
+  /** When a check failed: every replicator's flows and partitions not caught up, as their admin API reported them then. */
+  replicationAtFailure?: string[];
 }
 
 /** The pass/fail decision of a scenario. */

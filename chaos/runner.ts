@@ -165,6 +165,7 @@ async function runScenario(system: ChaosSystem, s: Scenario, log: Logger, say: (
 
   const serving = summarizeSearches(searches.records);
   const faults = faultFigures(schedule.events, searches.records, probe.results, regions);
+  const checks = decide(s, verdict, serving, faults, supervisor.exits);
   return {
     scenario: s.name,
     description: s.description,
@@ -183,8 +184,29 @@ async function runScenario(system: ChaosSystem, s: Scenario, log: Logger, say: (
     faults,
     healedAtEnd,
     unexpectedExits: supervisor.exits,
-    checks: decide(s, verdict, serving, faults, supervisor.exits),
+    checks,
+    ...(checks.passed ? {} : { replicationAtFailure: await replicationSummary(system, regions) }),
   };
+}
+
+/** One line per flow, and one per partition that is not idle and caught up: what a failed check needs explained. */
+async function replicationSummary(system: ChaosSystem, regions: readonly string[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const r of regions) {
+    const status = (await getStatus(`${system.fleet.url(`${r}/replicator`)}/status`)) as { flows?: Array<{ flow: string; state: string; reason?: string; partitions: Array<{ topic: string; partition: number; state: string; reason?: string; nextSourceOffset?: string; highWatermark?: string; lagRecords?: number; checkpointAgeMs?: number; copyingForMs?: number }> }> } | undefined;
+    if (!status?.flows) {
+      lines.push(`${r}/replicator: no status`);
+      continue;
+    }
+    for (const f of status.flows) {
+      lines.push(`${f.flow}: ${f.state}${f.reason ? ` (${f.reason})` : ''}`);
+      for (const p of f.partitions) {
+        if (p.state === 'idle' && (p.lagRecords ?? 0) === 0) continue;
+        lines.push(`  ${p.topic}/${p.partition} ${p.state}${p.reason ? ` (${p.reason})` : ''} next=${p.nextSourceOffset ?? '-'} hw=${p.highWatermark ?? '-'} lag=${p.lagRecords ?? '-'} checkpointAge=${p.checkpointAgeMs ?? '-'}ms${p.copyingForMs === undefined ? '' : ` copyingFor=${p.copyingForMs}ms`}`);
+      }
+    }
+  }
+  return lines;
 }
 
 /** Waits until every replicator's flows run, every indexer runs and every search API answers. */

@@ -41,6 +41,8 @@ export interface PartitionStatus {
   lagMs: number;
   copiedRecords: number;
   lastCheckpointAt: number | undefined;
+  /** When the copy in flight started (undefined: none in flight). */
+  copyStartedAt: number | undefined;
 }
 
 export interface FlowStatus {
@@ -160,7 +162,7 @@ export class Flow {
       conflicts: [...this.conflicts],
       partitions: [...this.slots.values()]
         .map((s) => ({ ...s.status, lagMs: s.status.lagRecords === 0 ? 0 : s.status.lagMs }))
-        .map((s) => ({ ...s, checkpointAgeMs: s.lastCheckpointAt === undefined ? undefined : now - s.lastCheckpointAt }))
+        .map((s) => ({ ...s, checkpointAgeMs: s.lastCheckpointAt === undefined ? undefined : now - s.lastCheckpointAt, copyingForMs: s.copyStartedAt === undefined ? undefined : now - s.copyStartedAt }))
         .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
     };
   }
@@ -328,7 +330,7 @@ export class Flow {
       checkpointConsumer: this.checkpointConsumer,
       log: this.log,
     });
-    const status: PartitionStatus = { topic, targetTopic, partition, state: 'opening', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined };
+    const status: PartitionStatus = { topic, targetTopic, partition, state: 'opening', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined, copyStartedAt: undefined };
     const lane = new PartitionLane({ maxRecords: this.o.config.maxBatchRecords, maxBytes: this.o.config.maxBatchBytes });
     this.slots.set(key, { copier, status, lane, busy: Promise.resolve(), running: false, backpressured: false, failures: 0 });
     try {
@@ -437,7 +439,8 @@ export class Flow {
           const records = slot.lane.take();
           if (records.length === 0) break;
           slot.status.state = 'copying';
-          const err = await this.copyPart(slot, records);
+          slot.status.copyStartedAt = Date.now();
+          const err = await this.copyPart(slot, records).finally(() => (slot.status.copyStartedAt = undefined));
           if (err !== undefined) {
             await this.recover(slot, records, err);
             break;
@@ -456,11 +459,7 @@ export class Flow {
   private unthrottle(slot: Slot): void {
     slot.backpressured = false;
     if (this.paused || slot.status.state === 'error' || slot.status.state === 'fenced') return;
-    try {
-      this.consumer?.resume([{ topic: slot.status.topic, partitions: [slot.status.partition] }]);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not resume a partition after backpressure');
-    }
+    this.resumePartition(slot.status.topic, slot.status.partition);
   }
 
   /**
@@ -514,13 +513,12 @@ export class Flow {
     const s = slot.status;
     const failedFrom = messages[0]?.offset;
     const message = (err as Error).message;
-    const tp = [{ topic, partitions: [partition] }];
     if (isFenced(err) || isFatal(err)) {
       s.state = 'fenced';
       s.reason = 'another replicator process owns this partition now (or its producer failed fatally)';
       this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'fenced' });
       this.log.warn({ partition: slot.copier.key, err: message }, 'fenced by a newer owner; stopping this partition');
-      this.consumer?.pause(tp);
+      this.pausePartition(topic, partition);
       slot.lane.reset(undefined);
       await slot.copier.close();
       this.track(this.reclaimLater(slot, topic, partition));
@@ -531,33 +529,57 @@ export class Flow {
       s.reason = `${message}. The partition is stopped (nothing is skipped); fix the target topic (e.g. max.message.bytes) and resume the flow.`;
       this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'poison' });
       this.log.error({ partition: slot.copier.key, err: message }, 'copy cannot succeed as configured; partition stopped');
-      this.consumer?.pause(tp);
-      await this.rewind(slot, topic, partition, failedFrom).catch(() => undefined);
+      slot.lane.reset(undefined);
+      this.pausePartition(topic, partition);
+      // Stopped at the checkpoint, so that a resume after the fix starts with the refused record.
+      await this.rewindUntilDone(slot, topic, partition, failedFrom, message);
       return;
     }
     slot.failures++;
     s.state = 'retrying';
     s.reason = message;
     this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'retry' });
-    const delay = backoffDelay(slot.failures, { baseDelayMs: 200, maxDelayMs: this.o.config.maxBackoffMs });
-    this.log.warn({ partition: slot.copier.key, err: message, retryInMs: delay }, 'copy failed; rewinding to the checkpoint');
-    // Nothing queued may be copied before the rewind: it would follow a gap.
+    this.log.warn({ partition: slot.copier.key, err: message }, 'copy failed; rewinding to the checkpoint');
+    // Nothing queued may be copied before the rewind (it would follow a gap), and nothing is
+    // fetched until the checkpoint is known: guessing where to go on could copy a record twice.
     slot.lane.reset(undefined);
-    await sleep(Math.max(delay, 100), this.stopController.signal);
-    try {
-      await this.rewind(slot, topic, partition, failedFrom);
-    } catch (rewindErr) {
-      // Could not learn the checkpoint: replay from the failed copy's start, which the next
-      // attempt's reopen will correct if the last commit actually landed.
-      this.log.warn({ err: (rewindErr as Error).message }, 'rewind failed; retrying the failed copy');
-      slot.lane.reset(failedFrom, failedFrom);
-      this.consumer?.seek({ topic, partition, offset: failedFrom ?? '-2' });
-      await slot.copier.close();
-      await slot.copier.open().catch(() => undefined);
-    }
+    this.pausePartition(topic, partition);
+    await this.rewindUntilDone(slot, topic, partition, failedFrom, message);
     if (s.state === 'retrying') s.state = 'idle';
-    // The lane was emptied: fetching must go on even if it was paused because the lane was full.
-    if (slot.backpressured) this.unthrottle(slot);
+    slot.backpressured = false;
+    if (!this.paused) this.resumePartition(topic, partition);
+  }
+
+  /** Rewinds (reopen, read the checkpoint, seek) with backoff until it works, the partition moves or the flow stops. */
+  private async rewindUntilDone(slot: Slot, topic: string, partition: number, failedFrom: string | undefined, why: string): Promise<void> {
+    for (let attempt = 1; !this.stopping && this.slots.get(`${topic}/${partition}`) === slot; attempt++) {
+      const delay = backoffDelay(slot.failures + attempt - 1, { baseDelayMs: 200, maxDelayMs: this.o.config.maxBackoffMs });
+      await sleep(Math.max(delay, 100), this.stopController.signal);
+      try {
+        await this.rewind(slot, topic, partition, failedFrom);
+        return;
+      } catch (err) {
+        if (slot.status.state === 'retrying') slot.status.reason = `${why}; rewinding: ${(err as Error).message}`;
+        this.log.warn({ partition: slot.copier.key, err: (err as Error).message, attempt }, 'rewind failed; retrying it');
+      }
+    }
+  }
+
+  /** Pauses fetching one partition (no-op once it is no longer assigned). */
+  private pausePartition(topic: string, partition: number): void {
+    try {
+      this.consumer?.pause([{ topic, partitions: [partition] }]);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message, topic, partition }, 'could not pause a partition');
+    }
+  }
+
+  private resumePartition(topic: string, partition: number): void {
+    try {
+      this.consumer?.resume([{ topic, partitions: [partition] }]);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message, topic, partition }, 'could not resume a partition');
+    }
   }
 
   /**
@@ -571,11 +593,12 @@ export class Flow {
     const stillAssigned = (this.consumer?.assignment() ?? []).some((a) => a.topic === topic && a.partition === partition);
     if (!stillAssigned) return;
     this.log.info({ partition: slot.copier.key }, 'partition still assigned after fencing; reclaiming it');
-    await this.rewind(slot, topic, partition, undefined);
+    await this.rewindUntilDone(slot, topic, partition, undefined, 'reclaiming after fencing');
+    if (this.stopping || this.slots.get(`${topic}/${partition}`) !== slot) return;
     slot.status.state = 'idle';
     slot.status.reason = undefined;
     slot.backpressured = false;
-    if (!this.paused) this.consumer?.resume([{ topic, partitions: [partition] }]);
+    if (!this.paused) this.resumePartition(topic, partition);
   }
 
   /**

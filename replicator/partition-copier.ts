@@ -40,6 +40,16 @@ export interface CopyResult {
   targetBaseOffset: string | undefined;
 }
 
+/**
+ * The longest a copy (one transaction, or one batch of acknowledged writes) may take. Every
+ * librdkafka call in it has its own timeout, but a copy caught in a coordinator or leader move
+ * has been seen waiting minutes for delivery reports; past this it is abandoned (aborted, the
+ * producer reopened, which fences it, and the partition rewound to its checkpoint).
+ */
+export const COPY_DEADLINE_MS = 30_000;
+/** Deliveries fail before the copy deadline passes, so an abandoned copy has no delivery pending. */
+const MESSAGE_TIMEOUT_MS = 25_000;
+
 /** Kafka error codes that mean the copy can never succeed as configured: stop the partition, do not skip. */
 const POISON_CODES = new Set([10 /* MSG_SIZE_TOO_LARGE */, 18 /* RECORD_LIST_TOO_LARGE */, 87 /* INVALID_RECORD */, 2 /* CORRUPT_MESSAGE */]);
 /** Another owner initialised our transactional id: we are a zombie and must stop. */
@@ -92,6 +102,7 @@ export class PartitionCopier {
       'compression.type': 'lz4',
       'queue.buffering.max.messages': 500_000,
       'message.max.bytes': 64 * 1024 * 1024,
+      'message.timeout.ms': MESSAGE_TIMEOUT_MS,
       kafkaJS: {
         acks: -1,
         idempotent: true,
@@ -101,6 +112,9 @@ export class PartitionCopier {
     try {
       await producer.connect();
     } catch (err) {
+      // A producer whose initialisation timed out goes on trying in the background: left alive,
+      // it would fence the next one opened with the same transactional id.
+      await producer.disconnect().catch(() => undefined);
       throw kafkaError(err, `opening the ${eos ? 'transactional ' : ''}producer for ${this.o.names.flowId} ${this.key}`);
     }
     this.producer = producer;
@@ -138,58 +152,77 @@ export class PartitionCopier {
       });
     }
     const firstCopied = messages.find((m) => !(this.o.skipReplicated && isReplicated(m.headers)));
-    if (this.o.mode === 'at-least-once') {
-      return this.copyAtLeastOnce(producer, out, { skipped, bytes, nextSourceOffset, firstSourceOffset: firstCopied?.offset });
-    }
-    return this.copyInTransaction(producer, out, { skipped, bytes, nextSourceOffset, firstSourceOffset: firstCopied?.offset });
+    const r = { skipped, bytes, nextSourceOffset, firstSourceOffset: firstCopied?.offset };
+    return this.o.mode === 'at-least-once' ? this.copyAtLeastOnce(producer, out, r) : this.copyInTransaction(producer, out, r);
   }
 
   private async copyInTransaction(producer: Producer, out: KafkaJS.Message[], r: { skipped: number; bytes: number; nextSourceOffset: string; firstSourceOffset: string | undefined }): Promise<CopyResult> {
     let txn: KafkaJS.Transaction | undefined;
     try {
-      txn = await producer.transaction();
-      let targetBaseOffset: string | undefined;
-      const pending: Array<Promise<unknown>> = [];
-      if (out.length > 0) {
-        const meta = await txn.send({ topic: this.o.targetTopic, messages: out });
-        targetBaseOffset = meta.find((m) => m.partition === this.o.partition)?.baseOffset ?? undefined;
-        if (this.o.writeOffsetSyncs && targetBaseOffset !== undefined && r.firstSourceOffset !== undefined) {
-          pending.push(txn.send({ topic: this.o.names.offsetSyncTopic, messages: [offsetSyncRecord(this.o.sourceTopic, this.o.partition, r.firstSourceOffset, targetBaseOffset)] }));
+      return await withDeadline(COPY_DEADLINE_MS, `copying ${this.key} of ${this.o.names.flowId}`, async () => {
+        txn = await producer.transaction();
+        let targetBaseOffset: string | undefined;
+        const pending: Array<Promise<unknown>> = [];
+        if (out.length > 0) {
+          const meta = await txn.send({ topic: this.o.targetTopic, messages: out });
+          targetBaseOffset = meta.find((m) => m.partition === this.o.partition)?.baseOffset ?? undefined;
+          if (this.o.writeOffsetSyncs && targetBaseOffset !== undefined && r.firstSourceOffset !== undefined) {
+            pending.push(txn.send({ topic: this.o.names.offsetSyncTopic, messages: [offsetSyncRecord(this.o.sourceTopic, this.o.partition, r.firstSourceOffset, targetBaseOffset)] }));
+          }
         }
-      }
-      // The sync record's delivery and the checkpoint overlap: both are inside the transaction,
-      // and the commit waits for every delivery anyway. Sequential they cost one more round trip.
-      pending.push(
-        txn.sendOffsets({
-          consumer: this.o.checkpointConsumer,
-          topics: [{ topic: this.o.targetTopic, partitions: [{ partition: this.o.partition, offset: r.nextSourceOffset }] }],
-        }),
-      );
-      await settleAll(pending);
-      await commitWithRetry(txn);
-      return { copied: out.length, skipped: r.skipped, bytes: r.bytes, nextSourceOffset: r.nextSourceOffset, targetBaseOffset };
+        // The sync record's delivery and the checkpoint overlap: both are inside the transaction,
+        // and the commit waits for every delivery anyway. Sequential they cost one more round trip.
+        pending.push(
+          txn.sendOffsets({
+            consumer: this.o.checkpointConsumer,
+            topics: [{ topic: this.o.targetTopic, partitions: [{ partition: this.o.partition, offset: r.nextSourceOffset }] }],
+          }),
+        );
+        await settleAll(pending);
+        await commitWithRetry(txn);
+        return { copied: out.length, skipped: r.skipped, bytes: r.bytes, nextSourceOffset: r.nextSourceOffset, targetBaseOffset };
+      });
     } catch (err) {
-      if (txn?.isActive()) await txn.abort().catch(() => undefined);
+      const open = txn;
+      if (open?.isActive()) await open.abort().catch(() => undefined);
       throw kafkaError(err, `copying ${this.key} of ${this.o.names.flowId}`);
     }
   }
 
   private async copyAtLeastOnce(producer: Producer, out: KafkaJS.Message[], r: { skipped: number; bytes: number; nextSourceOffset: string; firstSourceOffset: string | undefined }): Promise<CopyResult> {
     try {
-      let targetBaseOffset: string | undefined;
-      if (out.length > 0) {
-        const meta = await producer.send({ topic: this.o.targetTopic, messages: out });
-        targetBaseOffset = meta.find((m) => m.partition === this.o.partition)?.baseOffset ?? undefined;
-        if (this.o.writeOffsetSyncs && targetBaseOffset !== undefined && r.firstSourceOffset !== undefined) {
-          await producer.send({ topic: this.o.names.offsetSyncTopic, messages: [offsetSyncRecord(this.o.sourceTopic, this.o.partition, r.firstSourceOffset, targetBaseOffset)] });
+      return await withDeadline(COPY_DEADLINE_MS, `copying ${this.key} of ${this.o.names.flowId}`, async () => {
+        let targetBaseOffset: string | undefined;
+        if (out.length > 0) {
+          const meta = await producer.send({ topic: this.o.targetTopic, messages: out });
+          targetBaseOffset = meta.find((m) => m.partition === this.o.partition)?.baseOffset ?? undefined;
+          if (this.o.writeOffsetSyncs && targetBaseOffset !== undefined && r.firstSourceOffset !== undefined) {
+            await producer.send({ topic: this.o.names.offsetSyncTopic, messages: [offsetSyncRecord(this.o.sourceTopic, this.o.partition, r.firstSourceOffset, targetBaseOffset)] });
+          }
         }
-      }
-      // Written after the copies were acknowledged: a crash in between re-copies, never skips.
-      await this.o.checkpointConsumer.commitOffsets([{ topic: this.o.targetTopic, partition: this.o.partition, offset: r.nextSourceOffset }]);
-      return { copied: out.length, skipped: r.skipped, bytes: r.bytes, nextSourceOffset: r.nextSourceOffset, targetBaseOffset };
+        // Written after the copies were acknowledged: a crash in between re-copies, never skips.
+        await this.o.checkpointConsumer.commitOffsets([{ topic: this.o.targetTopic, partition: this.o.partition, offset: r.nextSourceOffset }]);
+        return { copied: out.length, skipped: r.skipped, bytes: r.bytes, nextSourceOffset: r.nextSourceOffset, targetBaseOffset };
+      });
     } catch (err) {
       throw kafkaError(err, `copying ${this.key} of ${this.o.names.flowId}`);
     }
+  }
+}
+
+/** Runs `fn`, or rejects with a retriable TIMEOUT once `ms` have passed (what `fn` started goes on; the caller abandons it). */
+async function withDeadline<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GeoError('TIMEOUT', `${what}: not done after ${ms} ms; abandoned`, { details: { timeoutMs: ms } })), ms);
+  });
+  const work = fn();
+  // A late rejection of the abandoned work must not surface as unhandled.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

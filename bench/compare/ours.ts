@@ -11,6 +11,7 @@ import { validateDeployment } from '../../config/load.ts';
 import { PROJECT_ROOT, TSX_IMPORT } from '../../topology/runtime/paths.ts';
 import { spawnReplicator } from './replicator-process.ts';
 import type { ReplicatorProcess } from './replicator-process.ts';
+import { SERVICE_ENV } from '../../core/service-env.ts';
 
 export interface OursOptions {
   base: Readonly<Deployment>;
@@ -67,6 +68,6 @@ export function startOurs(o: OursOptions): ReplicatorProcess {
     args: [...(o.nodeFlags ?? []), '--import', TSX_IMPORT, ...(o.preload ?? []).flatMap((m) => ['--import', m]), join(PROJECT_ROOT, 'replicator', 'main.ts'), '--region', o.target, '--config', config, '--sources', o.sources.join(','), '--admin-port', String(port)],
     cwd: PROJECT_ROOT,
     logFile: join(o.dir, `${o.name}.log`),
-    ...(o.env ? { env: o.env } : {}),
+    env: { ...SERVICE_ENV, ...o.env },
   });
 }

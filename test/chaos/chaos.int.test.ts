@@ -35,7 +35,7 @@ describe.skipIf(!CHAOS)('chaos (short subset)', () => {
     // What a failure needs to be understood once the runtime (and its logs) are gone.
     for (const r of results) {
       for (const e of r.unexpectedExits) console.log(`[chaos] [${r.scenario}] ${e.server} exited at ${e.atMs} ms; its log ended with:\n${e.logTail}`);
-      if (!r.checks.passed) console.log(`[chaos] [${r.scenario}] ${JSON.stringify({ failures: r.checks.failures, lostInCopies: r.verdict.lostInCopies.slice(0, 10), lostInIndex: r.verdict.lostInIndex.slice(0, 10), divergent: r.verdict.divergent.slice(0, 10) })}`);
+      if (!r.checks.passed) console.log(`[chaos] [${r.scenario}] ${JSON.stringify({ failures: r.checks.failures, lostInCopies: r.verdict.lostInCopies.slice(0, 10), lostInIndex: r.verdict.lostInIndex.slice(0, 10), divergent: r.verdict.divergent.slice(0, 10) })}\nreplication then:\n${(r.replicationAtFailure ?? []).join('\n')}`);
     }
     expect(errors).toEqual([]);
     expect(results).toHaveLength(files.length);

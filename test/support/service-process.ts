@@ -15,6 +15,7 @@ import type { Deployment } from '../../config/schema.ts';
 import { sleep } from '../../core/retry.ts';
 import { PROJECT_ROOT, TSX_IMPORT } from '../../topology/runtime/paths.ts';
 import { isAlive, waitForExit, waitForState } from '../../topology/runtime/process-control.ts';
+import { SERVICE_ENV } from '../../core/service-env.ts';
 
 export interface ServiceProcess {
   readonly pid: number;
@@ -45,7 +46,7 @@ export function useServiceProcesses(): SpawnService {
       cwd: PROJECT_ROOT,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, GEOREPLICA_LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'info' },
+      env: { ...process.env, ...SERVICE_ENV, GEOREPLICA_LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'info' },
     });
     closeSync(fd);
     let exitCode: number | null = null;
