@@ -189,7 +189,7 @@ async function runScenario(system: ChaosSystem, s: Scenario, log: Logger, say: (
   };
 }
 
-/** One line per flow, and one per partition that is not idle and caught up: what a failed check needs explained. */
+/** Per region its indexer, one line per flow, and one per partition that is not idle and caught up: what a failed check needs explained. */
 async function replicationSummary(system: ChaosSystem, regions: readonly string[]): Promise<string[]> {
   const lines: string[] = [];
   for (const r of regions) {
@@ -198,6 +198,8 @@ async function replicationSummary(system: ChaosSystem, regions: readonly string[
       lines.push(`${r}/replicator: no status`);
       continue;
     }
+    const ix = (await getStatus(`${system.fleet.url(`${r}/indexer`)}/status`)) as { state?: string; paused?: string[]; counts?: Record<string, number>; bufferedRecords?: number; subscribed?: string[]; lastError?: string } | undefined;
+    lines.push(ix ? `${r}/indexer: ${ix.state} paused=[${(ix.paused ?? []).join(',')}] buffered=${ix.bufferedRecords} subscribed=${(ix.subscribed ?? []).length} counts=${JSON.stringify(ix.counts)}${ix.lastError ? ` lastError=${ix.lastError}` : ''}` : `${r}/indexer: no status`);
     for (const f of status.flows) {
       lines.push(`${f.flow}: ${f.state}${f.reason ? ` (${f.reason})` : ''}`);
       for (const p of f.partitions) {

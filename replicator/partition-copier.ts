@@ -47,6 +47,8 @@ export interface CopyResult {
  * producer reopened, which fences it, and the partition rewound to its checkpoint).
  */
 export const COPY_DEADLINE_MS = 30_000;
+/** How long closing a producer may hold up a rewind. */
+const CLOSE_WAIT_MS = 6_000;
 /** Deliveries fail before the copy deadline passes, so an abandoned copy has no delivery pending. */
 const MESSAGE_TIMEOUT_MS = 25_000;
 
@@ -120,10 +122,18 @@ export class PartitionCopier {
     this.producer = producer;
   }
 
+  /**
+   * Disconnects the producer, waiting at most CLOSE_WAIT_MS: the disconnect of a producer stuck
+   * in a transaction (the copy that was abandoned) can block for minutes inside librdkafka. It
+   * goes on in the background; the next producer opened with the same transactional id fences
+   * it, so it can no longer commit anything.
+   */
   async close(): Promise<void> {
     const p = this.producer;
     this.producer = undefined;
-    if (p) await p.disconnect().catch(() => undefined);
+    if (!p) return;
+    const closed = await settlesWithin(p.disconnect(), CLOSE_WAIT_MS);
+    if (!closed) this.o.log.warn({ partition: this.key, waitedMs: CLOSE_WAIT_MS }, 'producer still closing; going on without it (the next one fences it)');
   }
 
   /** Copies `messages` (consecutive, in source order) as one unit; throws a GeoError on failure, having aborted. */
@@ -184,7 +194,8 @@ export class PartitionCopier {
       });
     } catch (err) {
       const open = txn;
-      if (open?.isActive()) await open.abort().catch(() => undefined);
+      // Bounded like close(): the abort of a stuck transaction can block too; reopening fences it anyway.
+      if (open?.isActive()) await settlesWithin(open.abort(), CLOSE_WAIT_MS);
       throw kafkaError(err, `copying ${this.key} of ${this.o.names.flowId}`);
     }
   }
@@ -207,6 +218,20 @@ export class PartitionCopier {
     } catch (err) {
       throw kafkaError(err, `copying ${this.key} of ${this.o.names.flowId}`);
     }
+  }
+}
+
+/** Whether `p` settled (either way) within `ms`; it is left running if not. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
+  try {
+    return await Promise.race([settled, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
