@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   KAFKA_UNAVAILABLE: { retriable: true, summary: 'the Kafka cluster cannot be reached' },
   KAFKA_OPERATION_FAILED: { retriable: false, summary: 'a Kafka operation failed' },
   SEARCH_UNAVAILABLE: { retriable: true, summary: 'the search cluster cannot be reached' },
+  SEARCH_OVERLOADED: { retriable: true, summary: 'the search endpoint has as many searches in flight as it allows; try another region or later' },
   // Document events and versions
   EVENT_INVALID: { retriable: false, summary: 'a document event does not match its schema' },
   EVENT_SCHEMA_UNSUPPORTED: { retriable: false, summary: 'a document event was written by a newer version of georeplica' },

@@ -48,7 +48,8 @@ export function installErrorHandler(app: FastifyInstance, o: ErrorHandlerOptions
   app.setErrorHandler((raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = toGeoError(raw, request);
     const status = httpStatusOf(err);
-    if (status >= 500) request.log.error({ err: raw, code: err.code, method: request.method, url: request.url }, 'request failed');
+    // Shedding load is the endpoint working as designed; its metric counts it.
+    if (status >= 500 && err.code !== 'SEARCH_OVERLOADED') request.log.error({ err: raw, code: err.code, method: request.method, url: request.url }, 'request failed');
     else request.log.debug({ code: err.code, status, message: err.message }, 'request refused');
     if (status === 503) void reply.header('retry-after', retryAfter);
     if (err.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', typeof err.details['challenge'] === 'string' ? err.details['challenge'] : 'Bearer');

@@ -7,6 +7,7 @@
 import { Agent, request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { GeoError } from '../../core/errors.ts';
+import { REQUEST_TIMEOUT_HEADER } from '../../core/http/request-timeout.ts';
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST';
@@ -51,7 +52,7 @@ export class UpstreamClient {
         req.destroy();
         reject(err);
       };
-      const headers: Record<string, string | number> = { accept: 'application/json' };
+      const headers: Record<string, string | number> = { accept: 'application/json', [REQUEST_TIMEOUT_HEADER]: Math.max(1, Math.floor(r.timeoutMs)) };
       if (r.body !== undefined) {
         headers['content-type'] = r.contentType ?? 'application/json';
         headers['content-length'] = r.body.length;

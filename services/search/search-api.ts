@@ -14,11 +14,12 @@
  */
 import { Client, errors } from '@opensearch-project/opensearch';
 import { fastify, LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deployment } from '../../config/schema.ts';
-import type { GeoError } from '../../core/errors.ts';
+import { GeoError } from '../../core/errors.ts';
 import { installErrorHandler } from '../../core/http/error-handler.ts';
 import { contentTypeProblem } from '../../core/http/content-type.ts';
+import { REQUEST_TIMEOUT_HEADER } from '../../core/http/request-timeout.ts';
 import type { Logger } from '../../core/logger.ts';
 import { Topology } from '../../topology/topology.ts';
 import { searchError } from '../indexer/search-errors.ts';
@@ -41,8 +42,14 @@ export interface SearchApiOptions {
   indexer?: { url: string } | { report: () => Promise<IndexerReport> };
   /** Health probe period. Default 250 ms. */
   healthIntervalMs?: number;
-  /** Per-search timeout towards OpenSearch. Default 5 s. */
+  /** Per-search timeout towards OpenSearch. Default 5 s; a caller's `X-Request-Timeout-Ms` can only shorten it. */
   searchTimeoutMs?: number;
+  /**
+   * Searches in flight towards OpenSearch at most; one more is refused at once with 503
+   * (SEARCH_OVERLOADED) rather than queued, so a router fails it over while it can still help.
+   * Default 64.
+   */
+  maxInFlight?: number;
   /** Retry-After (s) on 503. Default 2. */
   retryAfterSec?: number;
   metrics?: SearchMetrics;
@@ -89,6 +96,8 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
   const log = o.log.child({ component: 'search-api', region });
   const metrics = o.metrics ?? new SearchMetrics({ defaultMetrics: o.processMetrics ?? false });
   const searchTimeoutMs = o.searchTimeoutMs ?? 5_000;
+  const maxInFlight = o.maxInFlight ?? 64;
+  let inFlight = 0;
   const retryAfter = String(o.retryAfterSec ?? 2);
   const client = new Client({ node: o.searchUrl ?? regionConfig.search.url, requestTimeout: searchTimeoutMs, maxRetries: 0 });
   const indexer = o.indexer && 'report' in o.indexer ? o.indexer.report : indexerReportFrom(o.indexer?.url ?? `http://127.0.0.1:${regionConfig.ports.indexer}`);
@@ -121,7 +130,7 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
     log.info('search API closed');
   });
 
-  app.get('/search', async (request, reply) => send(reply, await search(parseSearchParams(request.query as Record<string, unknown>))));
+  app.get('/search', async (request, reply) => send(reply, await search(parseSearchParams(request.query as Record<string, unknown>), timeoutFor(request))));
 
   app.post(
     '/search',
@@ -132,7 +141,7 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
         done(problem === undefined ? null : invalidQuery([problem]));
       },
     },
-    async (request, reply) => send(reply, await search(parseSearchBody(request.body))),
+    async (request, reply) => send(reply, await search(parseSearchBody(request.body), timeoutFor(request))),
   );
 
   app.get('/health', (_request, reply) => {
@@ -153,15 +162,35 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
     return reply.send(body);
   }
 
-  async function search(r: SearchRequest): Promise<SearchResponseBody> {
-    const kinds = await fieldKindsOf(fieldsOf(r));
+  /** The caller's remaining time (a router's per-try timeout), when it says so and it is shorter than ours. */
+  function timeoutFor(request: FastifyRequest): number {
+    const said = Number(request.headers[REQUEST_TIMEOUT_HEADER]);
+    return Number.isInteger(said) && said > 0 ? Math.min(said, searchTimeoutMs) : searchTimeoutMs;
+  }
+
+  async function search(r: SearchRequest, timeoutMs: number): Promise<SearchResponseBody> {
+    if (inFlight >= maxInFlight) {
+      metrics.shed.inc();
+      throw new GeoError('SEARCH_OVERLOADED', `Region ${region} has ${inFlight} searches in flight, its limit; try another region.`, { details: { region, inFlight, maxInFlight } });
+    }
+    inFlight++;
+    try {
+      return await searchNow(r, timeoutMs);
+    } finally {
+      inFlight--;
+    }
+  }
+
+  async function searchNow(r: SearchRequest, timeoutMs: number): Promise<SearchResponseBody> {
+    const kinds = await fieldKindsOf(fieldsOf(r), timeoutMs);
     const kindOf = (f: string): FieldKind => kinds.get(f) ?? 'unmapped';
     const problems = mappingProblems(r, kindOf);
     if (problems.length > 0) throw invalidQuery(problems);
     const h = monitor.snapshot();
     const base = { region, freshness: h.freshness, maxFreshnessMs: h.maxFreshnessMs };
     try {
-      const res = await client.search({ index: alias, body: toOpenSearchBody(r, kindOf) });
+      // Past the caller's deadline an answer helps nobody; giving up closes the connection, which cancels the search in OpenSearch.
+      const res = await client.search({ index: alias, body: toOpenSearchBody(r, kindOf) }, { requestTimeout: timeoutMs });
       const body = res.body as unknown as OpenSearchHits;
       return {
         ...base,
@@ -177,12 +206,12 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
   }
 
   /** The mapping's field kinds, read again when stale or when it does not know a field the query names (new fields appear with new documents). */
-  async function fieldKindsOf(needed: readonly string[]): Promise<Map<string, FieldKind>> {
+  async function fieldKindsOf(needed: readonly string[], timeoutMs: number): Promise<Map<string, FieldKind>> {
     const age = mapping ? Date.now() - mapping.at : Infinity;
     const missing = mapping !== undefined && needed.some((f) => !mapping?.kinds.has(f));
     if (mapping && age < MAPPING_TTL_MS && !(missing && age > MAPPING_MISS_RETRY_MS)) return mapping.kinds;
     try {
-      const res = await client.indices.getMapping({ index: alias });
+      const res = await client.indices.getMapping({ index: alias }, { requestTimeout: timeoutMs });
       const kinds = new Map<string, FieldKind>();
       for (const index of Object.values(res.body as Record<string, { mappings?: { properties?: Record<string, unknown> } }>)) fieldKinds(index.mappings?.properties ?? {}, '', kinds);
       mapping = { at: Date.now(), kinds };

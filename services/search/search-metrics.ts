@@ -15,6 +15,7 @@ export class SearchMetrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly shed = new Counter({ name: 'georeplica_search_shed_requests_total', help: 'Searches refused at once (503 SEARCH_OVERLOADED) because maxInFlight were in flight', registers: [this.registry] });
   readonly up = new Gauge({ name: 'georeplica_search_dependency_up', help: '1 when the last probe of a dependency (opensearch, kafka, indexer) succeeded', labelNames: ['dependency'], registers: [this.registry] });
   readonly freshness = new Gauge({ name: 'georeplica_search_freshness_seconds', help: 'How far behind each source region the index is, as reported by health (absent while unknown)', labelNames: ['source'], registers: [this.registry] });
 

@@ -17,6 +17,7 @@ import { loadScenario } from '../../chaos/scenario.ts';
 import { table } from '../../cli/table.ts';
 import { createLogger } from '../../core/logger.ts';
 import { testRuntime } from '../support/regions.ts';
+import { deleteTopicsOf } from '../support/replication.ts';
 
 const SCENARIOS = join('test', 'chaos', 'scenarios');
 
@@ -30,7 +31,7 @@ describe.skipIf(!CHAOS)('chaos (short subset)', () => {
     const files = ['ci-broker-kill.yaml', 'ci-region-kafka-down.yaml', ...(withLinks ? ['ci-link-blackhole.yaml'] : [])];
     if (!withLinks) console.log('[chaos] ci-link-blackhole left out: the test runtime has no link proxies (GEOREPLICA_TEST_LINK_PROXIES=0)');
     const log = createLogger({ name: 'test-chaos', level: process.env['TEST_LOG_LEVEL'] ?? 'warn' });
-    const { results, errors } = await runScenarios({ runtime, scenarios: files.map((f) => loadScenario(join(SCENARIOS, f))), log, progress: (line) => console.log(`[chaos] ${line}`) });
+    const { results, errors } = await runScenarios({ runtime, scenarios: files.map((f) => loadScenario(join(SCENARIOS, f))), log, progress: (line) => console.log(`[chaos] ${line}`) }).finally(() => deleteTopicsOf(runtime.deployment, ['chaos-']));
     console.log(table(TABLE_HEADERS, results.map(tableRow)));
     // What a failure needs to be understood once the runtime (and its logs) are gone.
     for (const r of results) {

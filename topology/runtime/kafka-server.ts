@@ -38,14 +38,20 @@ export interface KafkaLinkListener {
   advertised: string;
 }
 
-const LOG4J = `rootLogger.level=INFO
+// WARN, but for the lifecycle lines (readiness is the "Kafka Server started" line): at INFO a
+// broker of the test runtime writes ~100 000 lines an hour (log loading, controller records).
+const LOG4J = `rootLogger.level=WARN
 rootLogger.appenderRef.stdout.ref=STDOUT
 appender.stdout.type=Console
 appender.stdout.name=STDOUT
 appender.stdout.layout.type=PatternLayout
 appender.stdout.layout.pattern=[%d] %p %m (%c)%n
 logger.kafka.name=kafka
-logger.kafka.level=INFO
+logger.kafka.level=WARN
+logger.raftserver.name=kafka.server.KafkaRaftServer
+logger.raftserver.level=INFO
+logger.broker.name=kafka.server.BrokerServer
+logger.broker.level=INFO
 logger.state.name=state.change.logger
 logger.state.level=WARN
 logger.req.name=kafka.request.logger

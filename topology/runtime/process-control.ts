@@ -4,7 +4,7 @@
  * that started it and a signal to the group reaches every process it forked.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { GeoError } from '../../core/errors.ts';
 import { sleep } from '../../core/retry.ts';
@@ -65,12 +65,25 @@ export function logSize(file: string): number {
   }
 }
 
+/** What a log file holds after `offset`: read from there only (a broker's log grows to many MB, and readiness polls it every 250 ms). */
 export function readLogFrom(file: string, offset: number): string {
+  let fd: number | undefined;
   try {
-    const buf = readFileSync(file);
-    return buf.subarray(Math.min(offset, buf.length)).toString('utf8');
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const start = Math.min(offset, size);
+    const buf = Buffer.alloc(size - start);
+    let read = 0;
+    while (read < buf.length) {
+      const n = readSync(fd, buf, read, buf.length - read, start + read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buf.subarray(0, read).toString('utf8');
   } catch {
     return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

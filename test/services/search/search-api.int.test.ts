@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../core/logger.ts';
 import { buildSearchApi } from '../../../services/search/search-api.ts';
@@ -129,6 +131,42 @@ describe('regional search endpoint', () => {
       console.log(`[search] 100 /health answers in ${Date.now() - t0} ms`);
     } finally {
       await noSearch.close();
+    }
+  });
+
+  it('sheds searches past maxInFlight at once with 503, and gives up on one when the caller\'s X-Request-Timeout-Ms passes', async () => {
+    // A search node that accepts connections and never answers: a hung OpenSearch.
+    const sockets = new Set<Socket>();
+    const hung: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const address = hung.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const api = await buildSearchApi({ deployment: runtime.deployment, region: REGION, log, searchUrl: `http://127.0.0.1:${port}`, maxInFlight: 2, healthIntervalMs: 60_000, indexer: { report: () => Promise.reject(new Error('none')) } });
+    try {
+      const search = (timeoutMs: number) => api.app.inject({ method: 'GET', url: '/search?q=x', headers: { 'x-request-timeout-ms': String(timeoutMs) } });
+      const t0 = Date.now();
+      const slow = [search(800), search(800)];
+      await expect.poll(() => sockets.size, { timeout: 5_000, interval: 10 }).toBeGreaterThanOrEqual(2);
+      const shed = await search(800);
+      expect(Date.now() - t0).toBeLessThan(700);
+      expect(shed.statusCode).toBe(503);
+      expect(shed.json()).toMatchObject({ error: { code: 'SEARCH_OVERLOADED', details: { inFlight: 2, maxInFlight: 2 } } });
+      expect(shed.headers['retry-after']).toBeDefined();
+      // The two in flight give up when their caller stops waiting (800 ms), not after the endpoint's own 5 s.
+      for (const res of await Promise.all(slow)) {
+        expect(res.statusCode).toBe(503);
+        expect(res.json()).toMatchObject({ error: { code: 'SEARCH_UNAVAILABLE' } });
+      }
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(/georeplica_search_shed_requests_total 1/);
+    } finally {
+      await api.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => hung.close(resolve));
     }
   });
 });
