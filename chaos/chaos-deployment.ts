@@ -18,7 +18,7 @@ export const CHAOS_STATE_DIR = join('.regions', 'chaos');
 export function chaosDeploymentDoc(o: { portOffset?: number; stateDir?: string } = {}): Record<string, unknown> {
   const base = parseYaml(readFileSync(join(PROJECT_ROOT, 'topology', 'regions.local.yaml'), 'utf8')) as Record<string, unknown>;
   const doc = withStateDir(withBrokers(withPortOffset(base, o.portOffset ?? CHAOS_PORT_OFFSET), 'us-east', 3), o.stateDir ?? CHAOS_STATE_DIR);
-  doc['runtime'] = { ...(doc['runtime'] as Record<string, unknown>), linkProxies: { enabled: true } };
+  doc['runtime'] = { ...(doc['runtime'] as Record<string, unknown>), jit: 'quick', linkProxies: { enabled: true } };
   return doc;
 }
 

@@ -79,8 +79,14 @@ export const RuntimeSchema = z
     /** Seconds to wait for every server to report ready. */
     readyTimeoutSec: z.number().int().min(5).max(900).default(180),
     linkProxies: LinkProxiesSchema,
+    /**
+     * full: the JVMs' normal tiered JIT. quick: the first tier only (-XX:TieredStopAtLevel=1):
+     * a broker or search node starts on about half the CPU time and idles cheaper, at a lower
+     * peak throughput. For test and chaos runtimes on small machines; benchmarks use full.
+     */
+    jit: z.enum(['full', 'quick'], { error: 'expected "full" or "quick"' }).default('full'),
   })
-  .default({ stateDir: '.regions', kafkaHeapMb: 320, opensearchHeapMb: 384, readyTimeoutSec: 180, linkProxies: { enabled: false, portOffset: 400, latency: 'topology' } });
+  .default({ stateDir: '.regions', kafkaHeapMb: 320, opensearchHeapMb: 384, readyTimeoutSec: 180, linkProxies: { enabled: false, portOffset: 400, latency: 'topology' }, jit: 'full' });
 
 const regex = z.string().refine((v) => {
   try {

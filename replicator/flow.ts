@@ -102,6 +102,9 @@ export class Flow {
   private conflicts: TopicConflict[] = [];
   private stopping = false;
   private paused = false;
+  private rebalancing: Promise<void> = Promise.resolve();
+  /** Assigned partitions that fetched with no copier, being adopted (see adoptOrphan). */
+  private readonly orphans = new Set<string>();
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly background = new Set<Promise<unknown>>();
@@ -218,7 +221,7 @@ export class Flow {
         'max.partition.fetch.bytes': 8 * 1024 * 1024,
         'queued.max.messages.kbytes': 262_144,
         'js.consumer.max.batch.size': c.maxBatchRecords,
-        rebalance_cb: (err: { code: number }, assignment: KafkaJS.TopicPartition[], fns: { assign: (a: KafkaJS.TopicPartitionOffset[]) => void; unassign: (a: KafkaJS.TopicPartition[]) => void }) => this.onRebalance(err, assignment, fns),
+        rebalance_cb: (err: { code: number }, assignment: KafkaJS.TopicPartition[], fns: { assign: (a: KafkaJS.TopicPartitionOffset[]) => void; unassign: (a: KafkaJS.TopicPartition[]) => void }) => this.serially(() => this.onRebalance(err, assignment, fns)),
         kafkaJS: { groupId: this.names.sourceGroup, autoCommit: false, fromBeginning: true },
       });
       await consumer.connect();
@@ -248,6 +251,20 @@ export class Flow {
       });
     }
     this.log.info({ topics }, 'subscribed');
+  }
+
+  /**
+   * Rebalance events (and adopting orphans) one at a time: an assignment whose copiers are still
+   * opening (retrying against a coordinator that moved) must not interleave with the next event,
+   * or a partition can end up assigned to the consumer with no copier for it.
+   */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.rebalancing.then(fn, fn);
+    this.rebalancing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private async onRebalance(err: { code: number }, assignment: KafkaJS.TopicPartition[], fns: { assign: (a: KafkaJS.TopicPartitionOffset[]) => void; unassign: (a: KafkaJS.TopicPartition[]) => void }): Promise<void> {
@@ -393,7 +410,18 @@ export class Flow {
     const { batch } = payload;
     const key = `${batch.topic}/${batch.partition}`;
     const slot = this.slots.get(key);
-    if (!slot || batch.messages.length === 0) return Promise.resolve();
+    if (batch.messages.length === 0) return Promise.resolve();
+    if (!slot) {
+      // Assigned, fetching, and no copier: never drop it silently. Stop fetching it and open its
+      // copier from the checkpoint, as an assignment would.
+      payload.pause();
+      if (!this.orphans.has(key) && !this.stopping) {
+        this.orphans.add(key);
+        this.log.warn({ partition: key, firstOffset: batch.messages[0]?.offset }, 'records of a partition with no copier; opening one from its checkpoint');
+        this.track(this.serially(() => this.adoptOrphan(batch.topic, batch.partition)).finally(() => this.orphans.delete(key)));
+      }
+      return Promise.resolve();
+    }
     if (this.paused || slot.status.state === 'error' || slot.status.state === 'fenced') {
       // Fetch again from where the lane goes on (everything before it is queued or copied).
       payload.pause();
@@ -548,6 +576,19 @@ export class Flow {
     if (s.state === 'retrying') s.state = 'idle';
     slot.backpressured = false;
     if (!this.paused) this.resumePartition(topic, partition);
+  }
+
+  /** Opens the copier of an assigned partition that has none, then fetches it from its checkpoint. */
+  private async adoptOrphan(topic: string, partition: number): Promise<void> {
+    const key = `${topic}/${partition}`;
+    if (this.stopping || this.slots.has(key)) return;
+    const assigned = (this.consumer?.assignment() ?? []).some((a) => a.topic === topic && a.partition === partition);
+    if (!assigned) return;
+    const [tpo] = await this.openPartitions([{ topic, partition }]);
+    if (!tpo || this.stopping) return;
+    this.consumer?.seek({ topic, partition, offset: String(tpo.offset) });
+    if (!this.paused) this.resumePartition(topic, partition);
+    this.log.info({ partition: key, offset: String(tpo.offset) }, 'partition adopted');
   }
 
   /** Rewinds (reopen, read the checkpoint, seek) with backoff until it works, the partition moves or the flow stops. */

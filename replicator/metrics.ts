@@ -22,6 +22,6 @@ export class ReplicatorMetrics {
   readonly freshness = new Gauge({ name: 'georeplica_replicator_freshness_seconds', help: 'Age of the newest heartbeat copied from each source region', labelNames: ['source', 'target'], registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_replicator_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_replicator_' });
   }
 }

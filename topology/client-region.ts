@@ -4,7 +4,7 @@
  */
 import { describeValue } from '../config/problems.ts';
 import { GeoError } from '../core/errors.ts';
-import { cidrMatchBits, distanceKm } from './geo.ts';
+import { distanceKm, inCidr, parseIp } from './geo.ts';
 import type { LatLon } from './geo.ts';
 import type { Topology } from './topology.ts';
 
@@ -57,12 +57,11 @@ export function resolveClientRegion(topology: Topology, client: ClientHints): Cl
 
 /** Longest matching prefix across all regions; ties go to the region listed first. */
 function regionForIp(topology: Topology, ip: string): string | undefined {
+  const address = parseIp(ip);
+  if (address === undefined) return undefined;
   let best: { region: string; bits: number } | undefined;
-  for (const region of topology.regions) {
-    for (const network of region.clients.networks) {
-      const bits = cidrMatchBits(ip, network);
-      if (bits !== undefined && (best === undefined || bits > best.bits)) best = { region: region.name, bits };
-    }
+  for (const { region, block } of topology.networks) {
+    if (inCidr(address, block) && (best === undefined || block.bits > best.bits)) best = { region, bits: block.bits };
   }
   return best?.region;
 }

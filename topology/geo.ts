@@ -68,7 +68,12 @@ export function cidrMatchBits(ip: string, cidr: string): number | undefined {
   const address = parseIp(ip);
   const block = parseCidr(cidr);
   if (address === undefined || block === undefined) return undefined;
-  return (address & mask(block.bits)) === block.network ? block.bits : undefined;
+  return inCidr(address, block) ? block.bits : undefined;
+}
+
+/** Whether a parsed address lies in a parsed block: for callers that parse each block once. */
+export function inCidr(address: bigint, block: Cidr): boolean {
+  return (address & mask(block.bits)) === block.network;
 }
 
 /** Whether `ip` lies in `cidr`; IPv4-mapped IPv6 addresses match IPv4 blocks. */

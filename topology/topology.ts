@@ -4,6 +4,8 @@
  */
 import type { Deployment, RegionConfig } from '../config/schema.ts';
 import { GeoError } from '../core/errors.ts';
+import { parseCidr } from './geo.ts';
+import type { Cidr } from './geo.ts';
 
 export interface Region extends RegionConfig {
   readonly name: string;
@@ -12,6 +14,8 @@ export interface Region extends RegionConfig {
 export class Topology {
   readonly regions: readonly Region[];
   readonly defaultRegion: string;
+  /** Every region's client networks, parsed once: client-region resolution runs per search. */
+  readonly networks: ReadonlyArray<{ readonly region: string; readonly block: Cidr }>;
   private readonly byName: ReadonlyMap<string, Region>;
   private readonly latency: ReadonlyMap<string, number>;
 
@@ -19,6 +23,15 @@ export class Topology {
     this.regions = Object.freeze(Object.entries(deployment.regions).map(([name, cfg]) => Object.freeze({ name, ...cfg })));
     this.byName = new Map(this.regions.map((r) => [r.name, r]));
     this.defaultRegion = deployment.defaultRegion;
+    // The schema validated every block, so none is skipped here in practice.
+    this.networks = Object.freeze(
+      this.regions.flatMap((r) =>
+        r.clients.networks.flatMap((n) => {
+          const block = parseCidr(n);
+          return block === undefined ? [] : [{ region: r.name, block }];
+        }),
+      ),
+    );
     const latency = new Map<string, number>();
     for (const [a, row] of Object.entries(deployment.latencies)) {
       for (const [b, ms] of Object.entries(row)) {

@@ -29,8 +29,17 @@ export interface FlowProgress {
   afterPerSec: number;
   /** Longest time without any progress after the stop began (ms). */
   longestPauseAfterStopMs: number;
+  /**
+   * The same measure between the flow's first visible copy and the stop: the baseline. Progress
+   * is visible per committed transaction, so a replicator copying a backlog in big transactions
+   * shows long steps without any outage; a pause after the stop is the outage's only when it is
+   * longer than this.
+   */
+  longestPauseBeforeStopMs: number;
   copiedBeforeStop: number;
   copiedAtEnd: number;
+  /** The end-offset samples from 5 s before the stop began: [ms since the stop began, records copied]. */
+  samplesAroundStop: Array<[number, number]>;
   complete: boolean;
   verified: { distinct: number; duplicates: number } | undefined;
 }
@@ -58,6 +67,27 @@ export interface IsolationResult {
 interface Sample {
   at: number;
   sum: number;
+}
+
+/**
+ * The longest time without progress among the samples taken in [from, until): from `from` (when
+ * the count was `sum`) to the first change, and between changes. `openEnd`: the progress had not
+ * finished by then, so the time since the last change counts too.
+ */
+export function longestPause(samples: readonly Sample[], from: number, sum: number, until: number, openEnd?: number): number {
+  let longest = 0;
+  let lastMove = from;
+  let prev = sum;
+  for (const x of samples) {
+    if (x.at <= from) continue;
+    if (x.at >= until) break;
+    if (x.sum !== prev) {
+      longest = Math.max(longest, x.at - lastMove);
+      lastMove = x.at;
+      prev = x.sum;
+    }
+  }
+  return openEnd === undefined ? longest : Math.max(longest, openEnd - lastMove);
 }
 
 async function committedEnd(admin: Admin, topic: string): Promise<number | undefined> {
@@ -151,20 +181,8 @@ export async function measureIsolation(o: {
       const last = s.at(-1);
       const finished = last ? s.find((x) => x.sum >= last.sum) : undefined;
       const rate = (a: Sample | undefined, b: Sample | undefined): number => (a && b && b.at > a.at ? (b.sum - a.sum) / ((b.at - a.at) / 1000) : Number.NaN);
-      let pause = 0;
-      if (stopStart !== undefined) {
-        let lastMove = stopStart;
-        let prev = at(stopStart)?.sum ?? 0;
-        for (const x of s) {
-          if (x.at < stopStart) continue;
-          if (x.sum !== prev) {
-            pause = Math.max(pause, x.at - lastMove);
-            lastMove = x.at;
-            prev = x.sum;
-          }
-        }
-        if ((last?.sum ?? 0) < o.records) pause = Math.max(pause, end - lastMove);
-      }
+      const pauseBefore = first && stopStart !== undefined ? longestPause(s, first.at, first.sum, stopStart) : 0;
+      const pause = stopStart !== undefined ? longestPause(s, stopStart, at(stopStart)?.sum ?? 0, Number.POSITIVE_INFINITY, (last?.sum ?? 0) < o.records ? end : undefined) : 0;
       const complete = (last?.sum ?? 0) >= o.records;
       const verified = complete
         ? await countRecords(o.kafka(f.target), f.copyTopic, { groupId: `${o.verifyGroup}-${f.source}-${f.target}`, expected: o.records, tag: (factories.get(f.source) as RecordFactory).tag, settings: flowLikeConsumer(10_000), concurrency: 16, idleTimeoutMs: 10_000 })
@@ -174,8 +192,10 @@ export async function measureIsolation(o: {
         beforePerSec: rate(first, beforeEnd),
         afterPerSec: rate(afterStart, finished),
         longestPauseAfterStopMs: pause,
+        longestPauseBeforeStopMs: pauseBefore,
         copiedBeforeStop: beforeEnd?.sum ?? 0,
         copiedAtEnd: last?.sum ?? 0,
+        samplesAroundStop: stopStart === undefined ? [] : s.filter((x) => x.at >= (stopStart as number) - 5_000).map((x) => [Math.round(x.at - (stopStart as number)), x.sum]),
         complete: complete && verified !== undefined && verified.distinct >= o.records,
         verified: verified ? { distinct: verified.distinct, duplicates: verified.duplicates } : undefined,
       });

@@ -120,6 +120,7 @@ export function isolationTable(rs: readonly IsolationRepeat[]): string {
     row('before the stop, records/s', (r) => r.beforePerSec, 0),
     row('after the stop, records/s', (r) => r.afterPerSec, 0),
     row('after / before', (r) => r.keptShare, 2),
+    row('longest pause before the stop (transaction steps), s', (r) => Math.max(...r.unaffected.map((f) => f.longestPauseBeforeStopMs)) / 1000, 1),
     row('longest pause after the stop began, s', (r) => Math.max(...r.unaffected.map((f) => f.longestPauseAfterStopMs)) / 1000, 1),
     row('stopping the region took, s', (r) => r.stopSeconds, 1),
     row('start → first copy on both unaffected flows, s', (r) => r.firstCopySeconds, 1),

@@ -57,7 +57,7 @@ export const METHOD = {
   latency: 'a child process produces records stamped with the wall clock to a topic of the replicator\'s own at the fixed --latency-rate (the same for both), after a warm-up; a read_committed consumer (fetch.wait.max.ms=10) on the target computes receive time - produce time per record; nearest-rank percentiles',
   recovery: 'records at --latency-rate into another topic of the replicator\'s own; after --recovery-before-seconds the replicator process is SIGKILLed and started again at once with the same configuration; production continues; a read_committed observer on the target counts each record\'s copies; resume = SIGKILL -> first record produced after the SIGKILL visible on the target; duplicates = extra copies; gaps = records never copied (after waiting up to --recovery-drain-seconds)',
   resources: 'user+system CPU seconds from /proc/<pid>/stat; peak RSS = max(VmHWM, VmRSS sampled every 0.5 s) from /proc/<pid>/status; the replicator process only (ours: node; MM2: its JVM)',
-  isolation: 'three regions, a backlog in each, six flows; ours = one process per target region, MM2 = one dedicated process for all six flows; when both unaffected flows (us-east <-> eu-west) have copied 30% of their backlog, ap-southeast\'s broker is stopped (SIGTERM); their summed copy rate before (first copy -> stop) and after (stop done -> backlog copied) is compared',
+  isolation: 'three regions, a backlog in each, six flows; ours = one process per target region, MM2 = one dedicated process for all six flows; when both unaffected flows (us-east <-> eu-west) have copied 30% of their backlog, ap-southeast\'s broker is stopped (SIGTERM); their summed copy rate before (first copy -> stop) and after (stop done -> backlog copied) is compared, and the longest time without visible progress (end offsets polled every 200 ms) before the stop and after it began',
   order: 'repeat 1 of every setup, then repeat 2, ...; within a repeat, ours first in odd repeats, MM2 first in even ones; each repeat has its own topics and groups (run id), deleted afterwards',
 } as const;
 
@@ -206,7 +206,7 @@ async function bench(opts: CompareOptions, acquired: BenchRegions, regions: read
         try {
           const r = await runIsolation({ deployment: d, runtime: acquired.runtime, clients, opts, kind, repeat, logDir, log, progress: (line) => console.log(`${label} ${line}`) });
           isolation.push(r);
-          console.log(`${label} unaffected flows: ${Math.round(r.beforePerSec)} rec/s before, ${Math.round(r.afterPerSec)} rec/s after ${r.stoppedRegion} stopped (${(r.keptShare * 100).toFixed(0)}%); longest pause ${(Math.max(...r.unaffected.map((f) => f.longestPauseAfterStopMs)) / 1000).toFixed(1)} s`);
+          console.log(`${label} unaffected flows: ${Math.round(r.beforePerSec)} rec/s before, ${Math.round(r.afterPerSec)} rec/s after ${r.stoppedRegion} stopped (${(r.keptShare * 100).toFixed(0)}%); longest pause ${(Math.max(...r.unaffected.map((f) => f.longestPauseAfterStopMs)) / 1000).toFixed(1)} s after the stop began, ${(Math.max(...r.unaffected.map((f) => f.longestPauseBeforeStopMs)) / 1000).toFixed(1)} s before it`);
         } catch (err) {
           isolationFailures.push({ repeat, kind, error: (err as Error).message });
           console.log(`${label} FAILED: ${(err as Error).message}`);

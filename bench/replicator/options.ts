@@ -17,6 +17,7 @@ plain clients as the ceiling in the same run, then replication latency at half t
   --max-batch-records N       replication.maxBatchRecords (default: the deployment's, 10000)
   --latency-seconds S         measured seconds of the latency phase (default 15)
   --latency-warmup-seconds S  unmeasured seconds before it (default 3)
+  --latency-rate R            records/s of the latency phase instead of half the measured rate
   --source R / --target R     regions (default us-east / eu-west)
   --out FILE                  result JSON (default bench/results/replicator-<timestamp>.json)
   --state-dir DIR             where brokers the benchmark starts itself keep their state (default .regions/bench)
@@ -43,6 +44,8 @@ export interface BenchOptions {
   maxBatchRecords: number | undefined;
   latencySeconds: number;
   latencyWarmupSeconds: number;
+  /** Fixed records/s for the latency phase; undefined: half the rate measured in the same repeat. */
+  latencyRate: number | undefined;
   source: string;
   target: string;
   out: string | undefined;
@@ -84,6 +87,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'max-batch-records': { type: 'string' },
       'latency-seconds': { type: 'string' },
       'latency-warmup-seconds': { type: 'string' },
+      'latency-rate': { type: 'string' },
       source: { type: 'string' },
       target: { type: 'string' },
       out: { type: 'string' },
@@ -113,6 +117,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     maxBatchRecords: maxBatch === undefined ? undefined : int('max-batch-records', maxBatch, 0, 1),
     latencySeconds: int('latency-seconds', values['latency-seconds'], 15, 1),
     latencyWarmupSeconds: int('latency-warmup-seconds', values['latency-warmup-seconds'], 3, 0),
+    latencyRate: values['latency-rate'] === undefined ? undefined : int('latency-rate', values['latency-rate'], 0, 1),
     source: values.source ?? 'us-east',
     target: values.target ?? 'eu-west',
     out: values.out,

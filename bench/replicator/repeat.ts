@@ -46,6 +46,8 @@ export interface RepeatOptions {
   /** replication.maxBatchRecords of the replicator (and js.consumer.max.batch.size of the plain consumer). */
   maxBatchRecords: number;
   latencyWarmupSeconds: number;
+  /** Fixed records/s of the latency phase; undefined: half the measured rate. */
+  latencyRate?: number | undefined;
   latencySeconds: number;
   /** Give up when the copy makes no progress for this long. */
   stallTimeoutSeconds: number;
@@ -179,7 +181,7 @@ export async function runRepeat(ctx: RepeatContext): Promise<RepeatResult> {
       sourceTopic,
       copyTopic,
       groupId: groups.latency,
-      ratePerSec: Math.max(1, Math.round(copy.recordsPerSec / 2)),
+      ratePerSec: o.latencyRate ?? Math.max(1, Math.round(copy.recordsPerSec / 2)),
       partitions: o.partitions,
       size: setup.size,
       warmupSeconds: o.latencyWarmupSeconds,

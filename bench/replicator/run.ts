@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../../topology/runtime/paths.ts';
 import { machineInfo } from '../support/machine.ts';
 import { acquireRegions } from '../support/regions.ts';
 import type { BenchRegions } from '../support/regions.ts';
+import { ensureServiceEnv } from '../support/service-env-exec.ts';
 import { parseOptions, USAGE } from './options.ts';
 import { runRepeat } from './repeat.ts';
 import type { BenchClients, RepeatOptions, Setup } from './repeat.ts';
@@ -25,6 +26,8 @@ const POLL_MS = 100;
 const FOREIGN_STATE_DIRS = ['.regions', '.regions/test', '.regions/ci'].map((d) => resolve(PROJECT_ROOT, d));
 
 async function main(): Promise<number> {
+  // The replicator runs in this process: with the environment its service gets (UV_THREADPOOL_SIZE).
+  ensureServiceEnv();
   const opts = parseOptions(process.argv.slice(2));
   if (opts.help) {
     console.log(USAGE);
@@ -91,6 +94,7 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
     partitions: opts.partitions,
     maxBatchRecords,
     latencyWarmupSeconds: opts.latencyWarmupSeconds,
+    latencyRate: opts.latencyRate,
     latencySeconds: opts.latencySeconds,
     stallTimeoutSeconds: 120,
     pollMs: POLL_MS,

@@ -1,25 +1,29 @@
 /**
  * `npm run bench:router`: the router's overhead and its failover time.
  *
- * Overhead: autocannon at fixed rates (default 500 and 2000 searches/s) against one region's
- * search endpoint directly, then through the router (its own process, `services/router/main.ts`),
- * in the same run, alternating direct/router/router/direct so drift hits both alike. The regional
- * endpoints are contract-following stubs answering from memory (stub-region.ts), one process per
- * region, so that the difference is the router's own cost. Latencies are taken per response from
- * autocannon's response events (µs precision; its own histogram counts whole ms).
+ * Overhead: the same searches against one region's search endpoint directly, then through the
+ * router (its own process, `services/router/main.ts`), in the same run, alternating
+ * direct/router/router/direct so drift hits both alike. Three load shapes: one connection in a
+ * closed loop (autocannon, rate 0: nothing queues, so the difference is the router's cost per
+ * search); evenly paced open-loop arrivals at fixed rates (bench/support/paced-load.ts, the
+ * figures the targets are judged on); and autocannon's own fixed rate, which sends each
+ * connection's quota at the top of every second, so it shows what bursts of that size cost. The
+ * regional endpoints are contract-following stubs answering from memory (stub-region.ts), one
+ * process per region, so that the difference is the router's own cost. Latencies are taken per
+ * response (µs precision).
  *
- * Failover: under 200 searches/s through the router, SIGKILL the nearest region's endpoint;
+ * Failover: under 200 searches/s (paced) through the router, SIGKILL the nearest region's endpoint;
  * time until the router stops offering it (its /status says unhealthy or ejected) and until the
  * first answer from the next region; client-visible errors; 10 trials, the endpoint restarted
  * and traffic back between trials. Prints a table and writes bench/results/router-<ts>.json.
  *
  *   --rates 500,2000  --duration 15 (s per run)  --connections 32  --trials 10
+ *   --profile-router DIR   the router process writes a V8 CPU profile there when it stops
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +35,7 @@ import { stringify as toYaml, parse as parseYaml } from 'yaml';
 import { sleep } from '../../core/retry.ts';
 import type { RouterStatus } from '../../services/router/router-status.ts';
 import { PROJECT_ROOT, TSX_IMPORT } from '../../topology/runtime/paths.ts';
+import { pacedLoad } from '../support/paced-load.ts';
 import { percentile, round } from '../support/stats.ts';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-southeast'] as const;
@@ -38,8 +43,11 @@ const HOME = 'us-east';
 const NEXT = 'eu-west';
 const QUERY = '/search?q=kettle&size=10';
 
+type Generator = 'closed-loop' | 'paced' | 'autocannon-rate';
+
 interface LatencyRow {
   target: 'direct' | 'router';
+  generator: Generator;
   /** Router rows: the router process's CPU time per answered search (µs), from its own process metrics. */
   cpuUsPerSearch?: number;
   /** Router rows: mean of georeplica_router_added_latency_seconds over the run (ms): its own time per search, queueing in its event loop included. */
@@ -63,7 +71,7 @@ interface Trial {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rates: { type: 'string', default: '500,2000' }, duration: { type: 'string', default: '15' }, connections: { type: 'string', default: '32' }, trials: { type: 'string', default: '10' } } });
+  const { values } = parseArgs({ options: { rates: { type: 'string', default: '500,2000' }, duration: { type: 'string', default: '15' }, connections: { type: 'string', default: '32' }, trials: { type: 'string', default: '10' }, 'profile-router': { type: 'string' } } });
   const rates = values.rates.split(',').map(Number);
   const duration = Number(values.duration);
   const connections = Number(values.connections);
@@ -101,7 +109,8 @@ async function main(): Promise<void> {
     doc.router = { nats: { bucket: id }, redis: { keyPrefix: `${id}:` } };
     const config = join(tmpdir(), `${id}.yaml`);
     writeFileSync(config, toYaml(doc));
-    const router = spawn(process.execPath, ['--import', TSX_IMPORT, join(PROJECT_ROOT, 'services/router/main.ts'), '--region', HOME, '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GEOREPLICA_LOG_LEVEL: 'error' } });
+    const profile = values['profile-router'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['profile-router']}`];
+    const router = spawn(process.execPath, [...profile, '--import', TSX_IMPORT, join(PROJECT_ROOT, 'services/router/main.ts'), '--region', HOME, '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GEOREPLICA_LOG_LEVEL: 'error' } });
     children.push(router);
     const routerUrl = `http://127.0.0.1:${routerPort}`;
     await waitFor(`${routerUrl}/health`);
@@ -126,33 +135,35 @@ async function main(): Promise<void> {
       }
       for (const target of ['direct', 'router'] as const) {
         const all = per[target].sort((a, b) => a - b);
-        rows.push({ target, rate: 0, requests: all.length, errors: 0, achievedRate: round(all.length / seconds[target]), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3) });
+        rows.push({ target, generator: 'closed-loop', rate: 0, requests: all.length, errors: 0, achievedRate: round(all.length / seconds[target]), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3) });
       }
     }
-    for (const rate of rates) {
-      const runs: Record<'direct' | 'router', number[][]> = { direct: [], router: [] };
-      const counts = { direct: { n: 0, errors: 0, seconds: 0 }, router: { n: 0, errors: 0, seconds: 0 } };
-      const cost = { cpu: 0, added: 0, addedCount: 0 };
-      for (const target of ['direct', 'router', 'router', 'direct'] as const) {
-        const url = target === 'direct' ? `http://127.0.0.1:${ports[HOME]}${QUERY}` : `${routerUrl}${QUERY}`;
-        const before = target === 'router' ? await routerCounters(routerUrl) : undefined;
-        const r = await cannon(url, rate, duration / 2, connections);
-        if (before) {
-          const after = await routerCounters(routerUrl);
-          cost.cpu += after.cpuSeconds - before.cpuSeconds;
-          cost.added += after.addedSum - before.addedSum;
-          cost.addedCount += after.addedCount - before.addedCount;
+    for (const generator of ['paced', 'autocannon-rate'] as const) {
+      for (const rate of rates) {
+        const runs: Record<'direct' | 'router', number[][]> = { direct: [], router: [] };
+        const counts = { direct: { n: 0, errors: 0, seconds: 0 }, router: { n: 0, errors: 0, seconds: 0 } };
+        const cost = { cpu: 0, added: 0, addedCount: 0 };
+        for (const target of ['direct', 'router', 'router', 'direct'] as const) {
+          const url = target === 'direct' ? `http://127.0.0.1:${ports[HOME]}${QUERY}` : `${routerUrl}${QUERY}`;
+          const before = target === 'router' ? await routerCounters(routerUrl) : undefined;
+          const r = generator === 'paced' ? await paced(url, rate, duration / 2, connections) : await cannon(url, rate, duration / 2, connections);
+          if (before) {
+            const after = await routerCounters(routerUrl);
+            cost.cpu += after.cpuSeconds - before.cpuSeconds;
+            cost.added += after.addedSum - before.addedSum;
+            cost.addedCount += after.addedCount - before.addedCount;
+          }
+          runs[target].push(r.latencies);
+          counts[target].n += r.latencies.length;
+          counts[target].errors += r.errors;
+          counts[target].seconds += r.seconds;
+          console.log(`  ${generator} ${target} at ${rate}/s: ${r.latencies.length} answers in ${r.seconds.toFixed(1)} s, ${r.errors} errors`);
         }
-        runs[target].push(r.latencies);
-        counts[target].n += r.latencies.length;
-        counts[target].errors += r.errors;
-        counts[target].seconds += r.seconds;
-        console.log(`  ${target} at ${rate}/s: ${r.latencies.length} answers in ${r.seconds.toFixed(1)} s, ${r.errors} errors`);
-      }
-      for (const target of ['direct', 'router'] as const) {
-        const all = runs[target].flat().sort((a, b) => a - b);
-        const own = target === 'router' ? { cpuUsPerSearch: round((cost.cpu * 1e6) / Math.max(1, cost.addedCount), 1), addedMeanMs: round((cost.added * 1000) / Math.max(1, cost.addedCount), 3) } : {};
-        rows.push({ target, rate, requests: counts[target].n, errors: counts[target].errors, achievedRate: round(counts[target].n / counts[target].seconds), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3), ...own });
+        for (const target of ['direct', 'router'] as const) {
+          const all = runs[target].flat().sort((a, b) => a - b);
+          const own = target === 'router' ? { cpuUsPerSearch: round((cost.cpu * 1e6) / Math.max(1, cost.addedCount), 1), addedMeanMs: round((cost.added * 1000) / Math.max(1, cost.addedCount), 3) } : {};
+          rows.push({ target, generator, rate, requests: counts[target].n, errors: counts[target].errors, achievedRate: round(counts[target].n / counts[target].seconds), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3), ...own });
+        }
       }
     }
 
@@ -190,30 +201,26 @@ async function cannon(url: string, rate: number, seconds: number, connections: n
   return { latencies, errors, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Evenly paced arrivals; latency from each request's due time (see paced-load.ts). */
+async function paced(url: string, rate: number, seconds: number, maxSockets: number): Promise<{ latencies: number[]; errors: number; seconds: number }> {
+  const t0 = performance.now();
+  const load = pacedLoad({ url, ratePerSec: rate, maxSockets });
+  await sleep(seconds * 1000);
+  await load.stop();
+  const ok = load.answers.filter((a) => a.status === 200);
+  // A search still unanswered after the drain counts as an error.
+  return { latencies: ok.map((a) => a.doneAt - a.dueAt), errors: load.sent() - ok.length, seconds: (performance.now() - t0) / 1000 };
+}
+
 async function failoverTrial(trial: number, routerUrl: string, stubs: Record<string, ChildProcess>, startStub: (region: string) => Promise<ChildProcess>): Promise<Trial> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const answers: Array<{ sentAt: number; doneAt: number; status: number; region: string | undefined }> = [];
-  const started = performance.now();
-  let sent = 0;
-  const timer = setInterval(() => {
-    const due = Math.floor((performance.now() - started) / 5);
-    while (sent < due) {
-      sent++;
-      const sentAt = performance.now();
-      const req = request(`${routerUrl}${QUERY}`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => answers.push({ sentAt, doneAt: performance.now(), status: res.statusCode ?? 0, region: res.headers['x-served-by-region'] as string | undefined }));
-      });
-      req.on('error', () => answers.push({ sentAt, doneAt: performance.now(), status: -1, region: undefined }));
-      req.end();
-    }
-  }, 2);
+  const load = pacedLoad({ url: `${routerUrl}${QUERY}`, ratePerSec: 200 });
+  const region = (a: { headers: Record<string, string | string[] | undefined> }): string | undefined => a.headers['x-served-by-region'] as string | undefined;
   try {
     // Traffic on the home region, fully ramped up, before the kill.
     for (let i = 0; i < 600; i++) {
       const s = await status(routerUrl);
       const home = s?.regions.find((r) => r.region === HOME);
-      if (home?.healthy && !home.ejected && home.phase === 'active' && answers.slice(-20).every((a) => a.region === HOME) && answers.length >= 20) break;
+      if (home?.healthy && !home.ejected && home.phase === 'active' && load.answers.length >= 20 && load.answers.slice(-20).every((a) => region(a) === HOME)) break;
       await sleep(50);
     }
     const tKill = performance.now();
@@ -229,25 +236,23 @@ async function failoverTrial(trial: number, routerUrl: string, stubs: Record<str
     }
     // Searches sent around the kill may wait behind others on a loaded machine: give them time to answer.
     await sleep(3_000);
-    const first = answers.filter((a) => a.sentAt >= tKill && a.region === NEXT).sort((a, b) => a.doneAt - b.doneAt)[0];
-    const window = answers.filter((a) => a.sentAt >= tKill - 1_000);
+    const first = load.answers.filter((a) => a.sentAt >= tKill && region(a) === NEXT).sort((a, b) => a.doneAt - b.doneAt)[0];
+    const window = load.answers.filter((a) => a.sentAt >= tKill - 1_000);
     stubs[HOME] = await startStub(HOME);
     return { trial, movedMs: round(movedMs, 1), firstAnswerFromNextMs: round((first?.doneAt ?? NaN) - tKill, 1), errors: window.filter((a) => a.status !== 200).length, searches: window.length };
   } finally {
-    clearInterval(timer);
-    await sleep(200);
-    agent.destroy();
+    await load.stop();
   }
 }
 
 function formatReport(r: { machine: { cores: number; cpu: string; memoryGiB: number; node: string; loadAverage1mAtStart: number }; loadAverage1mAtEnd: number; settings: { durationSec: number; connections: number }; latency: LatencyRow[]; failover: Trial[] }): string {
-  const lines = [`Router overhead (autocannon, ${r.settings.connections} connections at fixed rates; rate 0 = 1 connection, closed loop; ${r.settings.durationSec} s per rate and target, ms):`, '', '| rate (req/s) | target | answers | errors | achieved req/s | p50 | p90 | p99 | max | router CPU per search (µs) | router-added mean (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|'];
-  for (const x of r.latency) lines.push(`| ${x.rate} | ${x.target} | ${x.requests} | ${x.errors} | ${x.achievedRate} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.max} | ${x.cpuUsPerSearch ?? ''} | ${x.addedMeanMs ?? ''} |`);
-  lines.push('', '| rate (req/s) | overhead p50 (ms) | overhead p99 (ms) | router/direct p50 | router/direct p99 |', '|---|---|---|---|---|');
-  for (const rate of [...new Set(r.latency.map((x) => x.rate))]) {
-    const d = r.latency.find((x) => x.rate === rate && x.target === 'direct');
-    const o = r.latency.find((x) => x.rate === rate && x.target === 'router');
-    if (d && o) lines.push(`| ${rate} | ${round(o.p50 - d.p50, 3)} | ${round(o.p99 - d.p99, 3)} | ${round(o.p50 / d.p50, 2)} | ${round(o.p99 / d.p99, 2)} |`);
+  const lines = [`Router overhead (closed-loop: autocannon, 1 connection; paced: evenly spaced open-loop arrivals, up to ${r.settings.connections} sockets, latency from the due time; autocannon-rate: autocannon overallRate over ${r.settings.connections} connections, per-second bursts; ${r.settings.durationSec} s per rate and target, ms):`, '', '| load | rate (req/s) | target | answers | errors | achieved req/s | p50 | p90 | p99 | max | router CPU per search (µs) | router-added mean (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const x of r.latency) lines.push(`| ${x.generator} | ${x.rate} | ${x.target} | ${x.requests} | ${x.errors} | ${x.achievedRate} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.max} | ${x.cpuUsPerSearch ?? ''} | ${x.addedMeanMs ?? ''} |`);
+  lines.push('', '| load | rate (req/s) | overhead p50 (ms) | overhead p99 (ms) | router/direct p50 | router/direct p99 |', '|---|---|---|---|---|---|');
+  for (const key of [...new Set(r.latency.map((x) => `${x.generator}|${x.rate}`))]) {
+    const d = r.latency.find((x) => `${x.generator}|${x.rate}` === key && x.target === 'direct');
+    const o = r.latency.find((x) => `${x.generator}|${x.rate}` === key && x.target === 'router');
+    if (d && o) lines.push(`| ${o.generator} | ${o.rate} | ${round(o.p50 - d.p50, 3)} | ${round(o.p99 - d.p99, 3)} | ${round(o.p50 / d.p50, 2)} | ${round(o.p99 / d.p99, 2)} |`);
   }
   const measured = (xs: number[]): number[] => xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const moved = measured(r.failover.map((t) => t.movedMs));

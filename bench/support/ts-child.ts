@@ -5,10 +5,12 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_ENV } from '../../core/service-env.ts';
 import { TSX_IMPORT } from '../../topology/runtime/paths.ts';
 
 export function runInChild<T>(moduleUrl: URL, input: unknown, timeoutMs: number): Promise<T> {
-  const child = fork(fileURLToPath(moduleUrl), [], { execArgv: ['--import', TSX_IMPORT], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The environment a deployed service gets (UV_THREADPOOL_SIZE), so that services run here as they do there.
+  const child = fork(fileURLToPath(moduleUrl), [], { execArgv: ['--import', TSX_IMPORT], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...SERVICE_ENV } });
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void): void => {

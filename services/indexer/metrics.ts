@@ -26,6 +26,6 @@ export class IndexerMetrics {
         for (const [source, seconds] of Object.entries(perSource())) this.set({ source }, seconds);
       },
     });
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_indexer_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_indexer_' });
   }
 }

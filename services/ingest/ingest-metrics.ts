@@ -20,7 +20,7 @@ export class IngestMetrics {
   readonly kafkaUp = new Gauge({ name: 'georeplica_ingest_kafka_up', help: '1 when the last reachability check of the region\'s Kafka succeeded, 0 otherwise', registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_ingest_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_ingest_' });
   }
 
   /** The outcome an HTTP status stands for. */

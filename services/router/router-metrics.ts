@@ -39,7 +39,7 @@ export class RouterMetrics {
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_router_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_router_' });
   }
 
   /** Sets the region gauges from a status snapshot; called before each scrape. */

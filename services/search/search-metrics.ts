@@ -20,7 +20,7 @@ export class SearchMetrics {
   readonly freshness = new Gauge({ name: 'georeplica_search_freshness_seconds', help: 'How far behind each source region the index is, as reported by health (absent while unknown)', labelNames: ['source'], registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_search_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_search_' });
   }
 
   observeHealth(h: RegionHealth): void {

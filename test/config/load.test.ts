@@ -60,7 +60,7 @@ describe('validateDeployment', () => {
     delete mapping(doc, 'regions.eu-west')['clients'];
     const d = validateDeployment(doc, 'test.yaml', {});
     expect(d.topics).toEqual({ documents: 'documents', heartbeats: 'heartbeats', deadLetter: 'documents.dlq' });
-    expect(d.runtime).toEqual({ stateDir: '.regions', kafkaHeapMb: 320, opensearchHeapMb: 384, readyTimeoutSec: 180, linkProxies: { enabled: false, portOffset: 400, latency: 'topology' } });
+    expect(d.runtime).toEqual({ stateDir: '.regions', kafkaHeapMb: 320, opensearchHeapMb: 384, readyTimeoutSec: 180, linkProxies: { enabled: false, portOffset: 400, latency: 'topology' }, jit: 'full' });
     expect(region(d, 'eu-west').clients).toEqual({ networks: [], countries: [] });
   });
 
@@ -85,7 +85,7 @@ describe('validateDeployment', () => {
     {
       name: 'an unknown key with no close match',
       mutate: (d) => (mapping(d, 'runtime')['colour'] = 'blue'),
-      line: '  - runtime.colour: got "colour"; expected no such key; allowed keys here: stateDir, kafkaHeapMb, opensearchHeapMb, readyTimeoutSec, linkProxies',
+      line: '  - runtime.colour: got "colour"; expected no such key; allowed keys here: stateDir, kafkaHeapMb, opensearchHeapMb, readyTimeoutSec, linkProxies, jit',
     },
     {
       name: 'a missing required key',

@@ -19,10 +19,10 @@ describe('two replicator processes for the same flows', () => {
 
     const a = startReplicator(t.deployment, 'eu-west', ['us-east']);
     const b = startReplicator(t.deployment, 'eu-west', ['us-east']);
-    await sleep(8_000);
-    // Both took part: each logged an assignment of its own share of the partitions.
-    expect(a.log()).toContain('Assign partitions');
-    expect(b.log()).toContain('Assign partitions');
+    // Both took part: each logged an assignment of its own share of the partitions. Polled, not
+    // slept for: on a loaded machine starting a process and joining the group can take long.
+    await expect.poll(() => a.log(), { timeout: 60_000, interval: 250 }).toContain('Assign partitions');
+    await expect.poll(() => b.log(), { timeout: 60_000, interval: 250 }).toContain('Assign partitions');
 
     // 1. SIGKILL one: its partitions move to the other once the session times out (10 s).
     await a.kill();

@@ -25,7 +25,8 @@ export const TEST_LINK_PROXIES = process.env['GEOREPLICA_TEST_LINK_PROXIES'] !==
 export function testDeploymentDoc(): Record<string, unknown> {
   const base = parseYaml(readFileSync(join(PROJECT_ROOT, 'topology', 'regions.local.yaml'), 'utf8')) as Record<string, unknown>;
   const doc = withStateDir(withBrokers(withPortOffset(base, TEST_PORT_OFFSET), THREE_BROKER_REGION, 3), TEST_STATE_DIR);
-  if (TEST_LINK_PROXIES) doc['runtime'] = { ...(doc['runtime'] as Record<string, unknown>), linkProxies: { enabled: true } };
+  // Quick JIT: the suite restarts brokers and search nodes many times on two cores; each start costs half the CPU.
+  doc['runtime'] = { ...(doc['runtime'] as Record<string, unknown>), jit: 'quick', ...(TEST_LINK_PROXIES ? { linkProxies: { enabled: true } } : {}) };
   return doc;
 }
 

@@ -12,6 +12,6 @@ export class LinkMetrics {
   readonly reset = new Gauge({ name: 'georeplica_link_reset', help: '1 while the link resets every connection', labelNames: ['link'], registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_link_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'georeplica_link_' });
   }
 }

@@ -21,6 +21,8 @@ export interface KafkaNodeOptions {
   bootstrap: readonly string[];
   stateDir: string;
   heapMb: number;
+  /** Extra JVM options (runtime.jit). */
+  jvmOptions: readonly string[];
   jdk: Jdk;
   /**
    * Extra listeners, one per link proxy that fronts this broker (config/link-plan.ts): clients of
@@ -126,6 +128,7 @@ export function kafkaServerSpec(o: KafkaNodeOptions): ServerSpec {
       `-Xmx${o.heapMb}m`,
       '-XX:+UseG1GC',
       '-XX:MaxGCPauseMillis=20',
+      ...o.jvmOptions,
       '-XX:+ExitOnOutOfMemoryError',
       '-Djava.awt.headless=true',
       `-Dlog4j2.configurationFile=${log4jFile}`,

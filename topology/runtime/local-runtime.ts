@@ -277,6 +277,7 @@ function buildSpecs(d: Readonly<Deployment>, stateDir: string, services: boolean
   const kafkaJdk = findJdk(17, 'the Kafka brokers', 'GEOREPLICA_KAFKA_JAVA_HOME');
   const searchJdk = findJdk(21, 'OpenSearch 3', 'GEOREPLICA_OPENSEARCH_JAVA_HOME');
   const specs: ServerSpec[] = [];
+  const jvmOptions = d.runtime.jit === 'quick' ? ['-XX:TieredStopAtLevel=1'] : [];
   for (const [region, cfg] of Object.entries(d.regions)) {
     cfg.kafka.bootstrap.forEach((_, index) => {
       // One extra listener per link proxy in front of this broker (none unless runtime.linkProxies is on).
@@ -286,9 +287,9 @@ function buildSpecs(d: Readonly<Deployment>, stateDir: string, services: boolean
           const b = p.brokers[index];
           return b ? [{ name: p.listenerName, port: b.listener.port, advertised: `${b.proxy.host}:${b.proxy.port}` }] : [];
         });
-      specs.push(kafkaServerSpec({ region, index, bootstrap: cfg.kafka.bootstrap, stateDir, heapMb: d.runtime.kafkaHeapMb, jdk: kafkaJdk, links }));
+      specs.push(kafkaServerSpec({ region, index, bootstrap: cfg.kafka.bootstrap, stateDir, heapMb: d.runtime.kafkaHeapMb, jvmOptions, jdk: kafkaJdk, links }));
     });
-    specs.push(openSearchServerSpec({ region, url: cfg.search.url, stateDir, heapMb: d.runtime.opensearchHeapMb, jdk: searchJdk }));
+    specs.push(openSearchServerSpec({ region, url: cfg.search.url, stateDir, heapMb: d.runtime.opensearchHeapMb, jvmOptions, jdk: searchJdk }));
   }
   for (const plan of linkPlans(d)) specs.push(linkServerSpec({ plan, stateDir, deployment: d }));
   if (services) for (const region of Object.keys(d.regions)) for (const service of SERVICES) specs.push(serviceSpec({ region, stateDir, deployment: d, service }));

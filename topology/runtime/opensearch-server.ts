@@ -17,6 +17,8 @@ export interface OpenSearchNodeOptions {
   url: string;
   stateDir: string;
   heapMb: number;
+  /** Extra JVM options (runtime.jit). */
+  jvmOptions: readonly string[];
   jdk: Jdk;
 }
 
@@ -55,6 +57,7 @@ export function openSearchServerSpec(o: OpenSearchNodeOptions): ServerSpec {
       `-Xmx${o.heapMb}m`,
       '-XX:+UseG1GC',
       '-XX:+ExitOnOutOfMemoryError',
+      ...o.jvmOptions,
       '--enable-native-access=ALL-UNNAMED',
       '-Djava.awt.headless=true',
       `-Djava.io.tmpdir=${join(dir, 'tmp')}`,

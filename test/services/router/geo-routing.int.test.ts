@@ -68,6 +68,17 @@ describe('router over three real regions, two router instances', () => {
 
   const get = (api: RouterApi, url: string, headers: Record<string, string> = {}, remoteAddress?: string): Promise<LightMyRequestResponse> => api.app.inject({ method: 'GET', url, headers, ...(remoteAddress ? { remoteAddress } : {}) });
   const served = (r: LightMyRequestResponse): [number, string | undefined, string | undefined] => [r.statusCode, r.headers['x-served-by-region'] as string | undefined, r.headers['x-route-reason'] as string | undefined];
+  /**
+   * Polls until `url` is served by `region` as the nearest, and returns that answer. On a starved
+   * machine a probe can time out twice in a row between setup() and a request, and the region is
+   * then rightly out of rotation until it rises again: what is checked is where it routes then.
+   */
+  const servedNearest = async (api: RouterApi, url: string, region: string, remoteAddress?: string): Promise<LightMyRequestResponse> => {
+    let last: LightMyRequestResponse | undefined;
+    await expect.poll(async () => served((last = await get(api, url, {}, remoteAddress))), { timeout: 30_000, interval: 250 }).toEqual([200, region, 'nearest']);
+    if (!last) throw new Error(`no answer for ${url}`);
+    return last;
+  };
   const regionOf = (api: RouterApi, region: string) => api.router.status().regions.find((r) => r.region === region);
   const summary = (samples: LoadSample[]): string => {
     const by = new Map<string, number>();
@@ -82,18 +93,17 @@ describe('router over three real regions, two router instances', () => {
     const { a, b } = await setup();
     for (const api of [a, b]) {
       for (const region of ['us-east', 'eu-west', 'ap-southeast']) {
-        const r = await get(api, `/search?q=kettle&region=${region}`);
-        expect(served(r)).toEqual([200, region, 'nearest']);
+        const r = await servedNearest(api, `/search?q=kettle&region=${region}`, region);
         expect(Number(r.headers['x-freshness-ms'])).toBeLessThanOrEqual(REAL.freshnessBoundMs as number);
         expect(r.json<{ region: string }>().region).toBe(region);
       }
-      expect(served(await get(api, '/search?q=kettle', {}, '10.3.7.7'))).toEqual([200, 'ap-southeast', 'nearest']);
-      expect(served(await get(api, '/search?q=kettle', {}, '2001:db8:2::5'))).toEqual([200, 'eu-west', 'nearest']);
-      expect(served(await get(api, '/search?q=kettle&lat=-33.87&lon=151.21'))).toEqual([200, 'ap-southeast', 'nearest']);
-      expect(served(await get(api, '/search?q=kettle&lat=52.52&lon=13.40'))).toEqual([200, 'eu-west', 'nearest']);
-      expect(served(await get(api, '/search?q=kettle&lat=40.71&lon=-74.0'))).toEqual([200, 'us-east', 'nearest']);
+      await servedNearest(api, '/search?q=kettle', 'ap-southeast', '10.3.7.7');
+      await servedNearest(api, '/search?q=kettle', 'eu-west', '2001:db8:2::5');
+      await servedNearest(api, '/search?q=kettle&lat=-33.87&lon=151.21', 'ap-southeast');
+      await servedNearest(api, '/search?q=kettle&lat=52.52&lon=13.40', 'eu-west');
+      await servedNearest(api, '/search?q=kettle&lat=40.71&lon=-74.0', 'us-east');
       // No hint at all: the default region.
-      expect(served(await get(api, '/search?q=kettle'))).toEqual([200, 'us-east', 'nearest']);
+      await servedNearest(api, '/search?q=kettle', 'us-east');
     }
     const hits = await a.app.inject({ method: 'POST', url: '/search?region=eu-west', headers: { 'content-type': 'application/json' }, payload: { query: 'kettle', size: 10 } });
     expect(hits.statusCode, hits.body).toBe(200);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { collect } from '../../support/kafka.ts';
 import { uniqueName } from '../../support/names.ts';
@@ -16,6 +17,15 @@ describe('local multi-region runtime', () => {
     const again = await runtime.up();
     expect(again.started).toEqual([]);
     expect(again.alreadyRunning.sort()).toEqual(runtime.serverNames.sort());
+  });
+
+  it('starts the JVMs with the first JIT tier only, as the test deployment asks (runtime.jit: quick)', async () => {
+    const jvms = (await runtime.status()).filter((s) => s.kind === 'kafka' || s.kind === 'opensearch');
+    expect(jvms.length).toBe(8); // 3 brokers in us-east, 1 in each other region, 3 search nodes
+    for (const s of jvms) {
+      const args = readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').split('\0');
+      expect(args, s.name).toContain('-XX:TieredStopAtLevel=1');
+    }
   });
 
   it.each(REGIONS)('produces and consumes a record in %s Kafka', async (region) => {
