@@ -106,7 +106,9 @@ export class FaultSchedule {
       }
       case 'link': {
         e.servers = [`link/${f.target}`];
-        await s.link(f.target, f.link ?? {});
+        // The proxy heals itself a minute after the planned heal, should this process die or
+        // the clear below be lost: a fault never outlives its scenario by more than that.
+        await s.link(f.target, { ...(f.link ?? {}), ...(f.for !== undefined ? { expiresInMs: f.for + 60_000 } : {}) });
         await sleep(f.for ?? 0);
         healIssued();
         await s.link(f.target, 'clear');

@@ -62,6 +62,8 @@ export async function runScenarios(o: RunOptions): Promise<{ results: ScenarioRe
       try {
         const r = await runScenario(system, s, o.log, say);
         say(`[${s.name}] ${r.checks.passed ? 'PASS' : `FAIL: ${r.checks.failures.join('; ')}`}`);
+        const failed = Object.entries(r.serving.failures);
+        if (failed.length > 0) say(`[${s.name}] failed searches: ${failed.slice(0, 8).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
         o.log.info({ result: resultJson(r) }, 'scenario result');
         results.push(r);
       } catch (err) {

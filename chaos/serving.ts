@@ -17,6 +17,8 @@ export interface ServingSummary {
   p99LatencyMs: number;
   /** The highest X-Freshness-Ms an answer carried: staleness the serving region admitted to. */
   maxReportedFreshnessMs: number | undefined;
+  /** Failed searches by client region and error ("eu-west: HTTP 503"), most frequent first: what a failure needs to be understood. */
+  failures: Record<string, number>;
 }
 
 export interface FreshnessSummary {
@@ -57,7 +59,18 @@ export function summarizeSearches(records: readonly SearchRecord[]): ServingSumm
     longestErrorStretchMs: longestStretch(records),
     p99LatencyMs: Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0),
     maxReportedFreshnessMs: fresh.length === 0 ? undefined : Math.max(...fresh),
+    failures: failureCounts(records),
   };
+}
+
+function failureCounts(records: readonly SearchRecord[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of records) {
+    if (r.ok) continue;
+    const key = `${r.clientRegion}: ${r.error ?? 'unknown'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
 }
 
 export function summarizeFreshness(probes: readonly ProbeResult[], regions: readonly string[]): FreshnessSummary {

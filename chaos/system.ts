@@ -68,15 +68,18 @@ export class ChaosSystem {
   async link(name: string, change: Readonly<LinkFaultsChange> | 'clear'): Promise<void> {
     const [source, target] = name.split('->');
     if (!source || !target) throw new GeoError('INVALID_ARGUMENT', `A link is "<source>-><target>"; got "${name}".`);
+    // Tracked before the call: a change whose answer timed out may still have taken effect, and
+    // a link left blackholed would break every later scenario (and test) that goes through it.
+    if (change !== 'clear') this.faultyLinks.add(name);
     await this.runtime.link(source, target, change);
     if (change === 'clear') this.faultyLinks.delete(name);
-    else this.faultyLinks.add(name);
   }
 
   /** Drains a region through a router; resolves when every router has it drained with nothing in flight. */
   async drain(region: string, reason: string): Promise<void> {
-    await this.routerAdmin(`/admin/regions/${encodeURIComponent(region)}/drain`, { reason, by: 'georeplica-chaos' });
+    // Tracked before the call, for the same reason as a link: a drain whose answer was lost may have happened.
     this.drained.add(region);
+    await this.routerAdmin(`/admin/regions/${encodeURIComponent(region)}/drain`, { reason, by: 'georeplica-chaos' });
     await this.waitForRouters(region, (r) => r.phase === 'drained' && r.inFlight === 0, 30_000);
   }
 

@@ -1,9 +1,10 @@
 /**
  * `georeplica link <source> <target> [--blackhole] [--reset] [--latency MS] [--bandwidth SIZE]
- * [--heal] [--clear]`: changes the faults of the link proxy through which <target>'s
+ * [--heal] [--clear] [--for DURATION]`: changes the faults of the link proxy through which <target>'s
  * replicator reaches <source>'s brokers, and prints the link's faults after the change (with no
  * option, just prints them). Several options combine into one change.
  */
+import { parseDuration } from '../chaos/duration.ts';
 import { GeoError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { describeFaults } from '../topology/link-proxy/link-faults.ts';
@@ -19,6 +20,8 @@ export interface LinkFlags extends CommonFlags {
   bandwidth?: string | undefined;
   heal?: boolean | undefined;
   clear?: boolean | undefined;
+  /** The proxy heals the link by itself this long after the change ("90s", "5m"). */
+  for?: string | undefined;
 }
 
 export async function linkCommand(positionals: readonly string[], flags: LinkFlags, log: Logger, out: (line: string) => void = console.log): Promise<number> {
@@ -35,7 +38,7 @@ export async function linkCommand(positionals: readonly string[], flags: LinkFla
 /** The change the options ask for; undefined when none is given (just show the link). */
 export function changeOf(flags: LinkFlags): Readonly<LinkFaultsChange> | 'clear' | undefined {
   if (flags.clear) {
-    if (flags.blackhole || flags.reset || flags.heal || flags.latency !== undefined || flags.bandwidth !== undefined) throw new GeoError('INVALID_ARGUMENT', '--clear goes back to the baseline and cannot be combined with other link options; run two commands.');
+    if (flags.blackhole || flags.reset || flags.heal || flags.latency !== undefined || flags.bandwidth !== undefined || flags.for !== undefined) throw new GeoError('INVALID_ARGUMENT', '--clear goes back to the baseline and cannot be combined with other link options; run two commands.');
     return 'clear';
   }
   const change: LinkFaultsChange = {};
@@ -48,7 +51,18 @@ export function changeOf(flags: LinkFlags): Readonly<LinkFaultsChange> | 'clear'
   if (flags.reset) change.reset = true;
   if (flags.latency !== undefined) change.latencyMs = parseLatency(flags.latency);
   if (flags.bandwidth !== undefined) change.bandwidthBytesPerSec = parseBandwidth(flags.bandwidth);
-  return Object.keys(change).length === 0 ? undefined : change;
+  if (Object.keys(change).length === 0) {
+    if (flags.for !== undefined) throw new GeoError('INVALID_ARGUMENT', '--for says when a change heals itself; give it with a change, e.g. --blackhole --for 60s.');
+    return undefined;
+  }
+  if (flags.for !== undefined) change.expiresInMs = parseFor(flags.for);
+  return change;
+}
+
+function parseFor(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1 || ms > 86_400_000) throw new GeoError('INVALID_ARGUMENT', `--for: got "${text}"; expected a duration from 1ms to 24h after which the link heals itself, e.g. --for 90s or --for 5m.`);
+  return ms;
 }
 
 function parseLatency(text: string): number {

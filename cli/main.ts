@@ -43,13 +43,14 @@ Routing:
                              from the config, and exit 3 when --timeout (default 120 s) passes
 
 Chaos:
-  link <source> <target> [--blackhole] [--reset] [--latency MS] [--bandwidth SIZE] [--heal] [--clear]
+  link <source> <target> [--blackhole] [--reset] [--latency MS] [--bandwidth SIZE] [--heal] [--clear] [--for DURATION]
                              faults of the link proxy through which <target>'s replicator reaches
                              <source>'s brokers (needs runtime.linkProxies): --blackhole forwards
                              nothing, --reset resets every connection, --latency sets the one-way
                              latency per direction, --bandwidth caps each direction (1mb, 512kib,
                              none), --heal lifts blackhole and reset, --clear restores the
-                             baseline; with no option, prints the link's faults
+                             baseline, --for 90s makes the proxy itself restore it after that
+                             long; with no option, prints the link's faults
   chaos run <scenario.yaml>... [--out report.json]
                              run chaos scenarios (docs/CHAOS.md) on their own runtime (default
                              .regions/chaos, started if needed) and check that nothing was lost
@@ -87,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       bandwidth: { type: 'string' },
       heal: { type: 'boolean' },
       clear: { type: 'boolean' },
+      for: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -134,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
     case 'chaos':
       return chaosCommand(rest, { ...flags, out: values.out === undefined ? undefined : resolvePathArg(values.out) }, createLogger({ name: 'georeplica-chaos', level: process.env['GEOREPLICA_LOG_LEVEL'] ?? 'warn' }));
     case 'link':
-      return linkCommand(rest, { ...flags, blackhole: values.blackhole, reset: values.reset, latency: values.latency, bandwidth: values.bandwidth, heal: values.heal, clear: values.clear }, log);
+      return linkCommand(rest, { ...flags, blackhole: values.blackhole, reset: values.reset, latency: values.latency, bandwidth: values.bandwidth, heal: values.heal, clear: values.clear, for: values.for }, log);
     default:
       console.error(`georeplica: unknown command "${command}".\n\n${USAGE}`);
       return 2;

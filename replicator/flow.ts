@@ -461,9 +461,11 @@ export class Flow {
   private drain(slot: Slot): void {
     if (slot.running) return;
     slot.running = true;
+    // Whether the loop may copy: a stopping or paused flow, or a slot that was replaced, may not.
+    const mayCopy = (): boolean => !this.stopping && !this.paused && this.slots.get(`${slot.status.topic}/${slot.status.partition}`) === slot;
     slot.busy = (async () => {
       try {
-        while (!this.stopping && !this.paused && this.slots.get(`${slot.status.topic}/${slot.status.partition}`) === slot) {
+        while (mayCopy()) {
           const records = slot.lane.take();
           if (records.length === 0) break;
           slot.status.state = 'copying';
@@ -478,8 +480,9 @@ export class Flow {
       } finally {
         slot.running = false;
       }
-      // Records that arrived as the loop ended.
-      if (slot.lane.records > 0 && slot.status.state === 'idle' && this.slots.get(`${slot.status.topic}/${slot.status.partition}`) === slot) this.drain(slot);
+      // Records that arrived as the loop ended. Only when it may copy: a paused flow would
+      // otherwise start the loop again synchronously, without end (a stack overflow).
+      if (slot.lane.records > 0 && slot.status.state === 'idle' && mayCopy()) this.drain(slot);
     })();
   }
 

@@ -16,6 +16,11 @@ describe('serving figures', () => {
     expect(summarizeSearches([]).availability).toBe(1);
   });
 
+  it('counts failed searches by client region and error, most frequent first', () => {
+    const records = [s(0, false, { error: 'HTTP 503' }), s(1, false, { clientRegion: 'b', error: 'timeout' }), s(2, true), s(3, false, { clientRegion: 'b', error: 'timeout' }), s(4, false)];
+    expect(Object.entries(summarizeSearches(records).failures)).toEqual([['b: timeout', 2], ['a: HTTP 503', 1], ['a: unknown', 1]]);
+  });
+
   it('measures per fault the errors around it, how soon its region was served elsewhere, and how soon writes flowed again', () => {
     const event: FaultEvent = { fault: 0, action: 'kill', target: 'a/opensearch', servers: ['a/opensearch'], startedAt: 1_000, healIssuedAt: 5_000, healedAt: 6_000 };
     const searches = [s(900, true), s(1_100, false), s(1_300, true, { servedBy: 'b', endedAt: 1_700 }), s(20_000, false)];

@@ -3,8 +3,8 @@
  * token and are logged with who (token fingerprint, client IP) and why (`reason`).
  *
  *   GET    /health    200 { status: "ok", link, faults, connections }
- *   GET    /faults    { link, faults, baseline }
- *   PATCH  /faults    body: any of { latencyMs, blackhole, reset, bandwidthBytesPerSec, reason }
+ *   GET    /faults    { link, faults, baseline, expiresAt }
+ *   PATCH  /faults    body: any of { latencyMs, blackhole, reset, bandwidthBytesPerSec, reason, expiresInMs }
  *   DELETE /faults    back to the baseline (the topology's latency, no other fault)
  *   GET    /metrics   Prometheus text format
  *
@@ -31,6 +31,8 @@ export interface FaultsBody {
   link: string;
   faults: LinkFaults;
   baseline: LinkFaults;
+  /** When the faults in force return to the baseline by themselves (ISO time), or null. */
+  expiresAt: string | null;
 }
 
 export function buildControlApi(o: ControlApiOptions): FastifyInstance {
@@ -42,7 +44,10 @@ export function buildControlApi(o: ControlApiOptions): FastifyInstance {
   installErrorHandler(app);
   optionalJsonBody(app);
 
-  const body = (): FaultsBody => ({ link: proxy.name, faults: { ...proxy.current() }, baseline: { ...proxy.baselineFaults() } });
+  const body = (): FaultsBody => {
+    const at = proxy.expiresAt();
+    return { link: proxy.name, faults: { ...proxy.current() }, baseline: { ...proxy.baselineFaults() }, expiresAt: at === undefined ? null : new Date(at).toISOString() };
+  };
   const actor = (request: FastifyRequest): Record<string, string> => ({ token: auth.fingerprint, ip: request.ip });
 
   app.get('/health', () => ({ status: 'ok', link: proxy.name, faults: proxy.current(), connections: proxy.connectionCount() }));

@@ -25,8 +25,17 @@ export const LinkFaultsSchema = z.strictObject({
     .nullable(),
 });
 
-/** A change: only the named faults change; `reason` is logged with it. */
-export const LinkFaultsChangeSchema = LinkFaultsSchema.partial().extend({ reason: z.string().min(1).max(500).optional() });
+const MAX_EXPIRY_MS = 24 * 3600 * 1000;
+
+/**
+ * A change: only the named faults change; `reason` is logged with it. `expiresInMs` makes the
+ * proxy itself return to the baseline that long after the change (unless another change comes
+ * first): a fault outlives neither a controller that died nor an answer that was lost.
+ */
+export const LinkFaultsChangeSchema = LinkFaultsSchema.partial().extend({
+  reason: z.string().min(1).max(500).optional(),
+  expiresInMs: z.number({ error: `expected milliseconds until the link heals itself (integer 1-${MAX_EXPIRY_MS})` }).int('expected an integer number of milliseconds').min(1, 'expected at least 1 ms').max(MAX_EXPIRY_MS, `expected at most ${MAX_EXPIRY_MS} ms (24 h)`).optional(),
+});
 
 export type LinkFaults = z.output<typeof LinkFaultsSchema>;
 export type LinkFaultsChange = z.output<typeof LinkFaultsChangeSchema>;

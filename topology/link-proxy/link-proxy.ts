@@ -44,6 +44,8 @@ export class LinkProxy {
   private readonly log: Logger;
   private readonly routes: readonly LinkRoute[];
   private readonly hooks: ConnectionHooks;
+  /** Returns the link to its baseline when the last change's `expiresInMs` runs out. */
+  private expiry: { timer: NodeJS.Timeout; at: number } | undefined;
 
   constructor(o: LinkProxyOptions) {
     this.name = o.name;
@@ -97,14 +99,30 @@ export class LinkProxy {
     return this.open.size;
   }
 
-  /** Changes the named faults; the others stay. Reset and a healed blackhole act on open connections at once. */
+  /** When the faults in force return to the baseline by themselves (epoch ms), if they do. */
+  expiresAt(): number | undefined {
+    return this.expiry?.at;
+  }
+
+  /**
+   * Changes the named faults; the others stay. Reset and a healed blackhole act on open
+   * connections at once. Any change cancels the previous one's expiry; `expiresInMs` sets a new one.
+   */
   change(c: Readonly<LinkFaultsChange>): Readonly<LinkFaults> {
-    const { reason, ...faults } = c;
+    const { reason, expiresInMs, ...faults } = c;
+    this.cancelExpiry();
+    if (expiresInMs !== undefined) {
+      const timer = setTimeout(() => {
+        this.expiry = undefined;
+        this.clear(`expired ${expiresInMs} ms after the change`);
+      }, expiresInMs);
+      this.expiry = { timer, at: Date.now() + expiresInMs };
+    }
     const before = this.faults;
     this.faults = { ...this.faults, ...faults };
     if (this.faults.bandwidthBytesPerSec !== before.bandwidthBytesPerSec) this.rebuildBuckets();
     this.publish();
-    this.log.info({ faults: describeFaults(this.faults), reason }, 'link faults changed');
+    this.log.info({ faults: describeFaults(this.faults), reason, ...(expiresInMs !== undefined ? { expiresInMs } : {}) }, 'link faults changed');
     if (this.faults.reset) for (const conn of [...this.open]) conn.reset();
     for (const conn of this.open) conn.poke();
     return this.current();
@@ -117,8 +135,14 @@ export class LinkProxy {
 
   /** Stops listening and closes every connection. */
   async close(): Promise<void> {
+    this.cancelExpiry();
     for (const conn of [...this.open]) conn.destroy();
     await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private cancelExpiry(): void {
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    this.expiry = undefined;
   }
 
   private listen(route: LinkRoute): Promise<Server> {

@@ -121,7 +121,10 @@ describe('router over three real regions, two router instances', () => {
 
   it('under steady load, fails over within 1 s with zero errors when a region\'s OpenSearch dies, and sends traffic back after it recovers', async () => {
     const { a, b, urlA, urlB } = await setup();
-    const loads = [routerLoad({ url: urlA, ratePerSec: 60 }), routerLoad({ url: urlB, ratePerSec: 60, headers: { 'x-client-region': 'us-east' } })];
+    // 80 searches/s in all: steady load, with headroom on a slower host. At 120/s and 1.2 cores
+    // the in-process stacks fell behind (p50 7 s), and a router with another region ejected for
+    // slowness may not eject a second one (max ejection 50 %), which is not what is under test.
+    const loads = [routerLoad({ url: urlA, ratePerSec: 40 }), routerLoad({ url: urlB, ratePerSec: 40, headers: { 'x-client-region': 'us-east' } })];
     let samples: LoadSample[] = [];
     let tKill = 0;
     const movedMs: number[] = [];
@@ -133,7 +136,8 @@ describe('router over three real regions, two router instances', () => {
         const last = l?.samples.slice(-40) ?? [];
         return last.length === 40 && last.every((x) => x.region === 'us-east' && x.reason === 'nearest' && x.doneAt - x.sentAt < 1_000);
       };
-      await expect.poll(() => steady(loads[0]) && steady(loads[1]), { timeout: 120_000, interval: 250, message: 'us-east did not serve the load promptly before the fault' }).toBe(true);
+      const settled = (r: RouterApi): boolean => r.router.status().regions.every((x) => x.healthy && !x.ejected && x.phase === 'active');
+      await expect.poll(() => steady(loads[0]) && steady(loads[1]) && settled(a) && settled(b), { timeout: 120_000, interval: 250, message: 'us-east did not serve the load promptly, with every region in rotation, before the fault' }).toBe(true);
       tKill = Date.now();
       await runtime.kill('us-east/opensearch');
       // Moved away: the moment each router stops offering us-east new searches (ejected or unhealthy).
@@ -154,7 +158,7 @@ describe('router over three real regions, two router instances', () => {
     const worst = Math.max(...after.map((x) => x.doneAt - x.sentAt));
     const before = samples.filter((x) => x.sentAt < tKill - 500);
     const p50Before = before.map((x) => x.doneAt - x.sentAt).sort((x, y) => x - y)[Math.floor(before.length / 2)];
-    console.log(`[failover/opensearch] ${samples.length} searches at 120/s through 2 routers: ${summary(samples)}; routers stopped offering us-east ${movedMs.join(' / ')} ms after the kill; first answer from eu-west ${(firstAway?.doneAt ?? NaN) - tKill} ms after it; search latency p50 ${p50Before} ms before, slowest after ${worst} ms`);
+    console.log(`[failover/opensearch] ${samples.length} searches at 80/s through 2 routers: ${summary(samples)}; routers stopped offering us-east ${movedMs.join(' / ')} ms after the kill; first answer from eu-west ${(firstAway?.doneAt ?? NaN) - tKill} ms after it; search latency p50 ${p50Before} ms before, slowest after ${worst} ms`);
     expect(samples.filter((x) => x.status !== 200)).toEqual([]);
     expect(Math.max(...movedMs)).toBeLessThan(1_000);
     // Away from us-east, to the next eligible region: eu-west, or ap-southeast for a search that

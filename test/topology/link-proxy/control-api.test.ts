@@ -26,7 +26,7 @@ describe('link proxy control API', () => {
     const { app } = await api();
     const res = await app.inject({ method: 'GET', url: '/faults' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ link: 'us-east->eu-west', faults: noFaults(38), baseline: noFaults(38) });
+    expect(res.json()).toEqual({ link: 'us-east->eu-west', faults: noFaults(38), baseline: noFaults(38), expiresAt: null });
     expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ status: 'ok', link: 'us-east->eu-west', connections: 0 });
   });
 
@@ -38,6 +38,29 @@ describe('link proxy control API', () => {
     expect(proxy.current().blackhole).toBe(true);
     const cleared = await app.inject({ method: 'DELETE', url: '/faults', headers: auth });
     expect(cleared.json()).toMatchObject({ faults: noFaults(38) });
+  });
+
+  it('a change with expiresInMs heals itself: back to the baseline after it, unless another change came first', async () => {
+    const { app, proxy } = await api();
+    const t0 = Date.now();
+    const res = await app.inject({ method: 'PATCH', url: '/faults', headers: auth, payload: { blackhole: true, expiresInMs: 300, reason: 'chaos with a dead man switch' } });
+    expect(res.statusCode, res.body).toBe(200);
+    const expiresAt = Date.parse(res.json<{ expiresAt: string }>().expiresAt);
+    expect(expiresAt - t0).toBeGreaterThanOrEqual(300);
+    expect(proxy.current().blackhole).toBe(true);
+    await expect.poll(() => proxy.current(), { timeout: 5_000, interval: 20 }).toEqual(noFaults(38));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect((await app.inject({ method: 'GET', url: '/faults' })).json()).toMatchObject({ expiresAt: null });
+
+    // A later change cancels the earlier expiry.
+    await app.inject({ method: 'PATCH', url: '/faults', headers: auth, payload: { blackhole: true, expiresInMs: 200 } });
+    await app.inject({ method: 'PATCH', url: '/faults', headers: auth, payload: { latencyMs: 100 } });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(proxy.current()).toMatchObject({ blackhole: true, latencyMs: 100 });
+    expect(proxy.expiresAt()).toBeUndefined();
+    const bad = await app.inject({ method: 'PATCH', url: '/faults', headers: auth, payload: { blackhole: true, expiresInMs: 0 } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ error: { message: string } }>().error.message).toContain('expiresInMs: got 0; expected at least 1 ms');
   });
 
   it('refuses changes without the token (401) or with a wrong one (403), and changes nothing', async () => {
