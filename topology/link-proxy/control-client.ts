@@ -1,6 +1,8 @@
 /** Talks to a link proxy's control API (control-api.ts): what `LocalRuntime.link()` and the CLI use. */
 import type { HostPort } from '../../config/link-plan.ts';
 import { GeoError } from '../../core/errors.ts';
+import { withRetry } from '../../core/retry.ts';
+import type { RetryPolicy } from '../../core/retry.ts';
 import type { FaultsBody } from './control-api.ts';
 import type { LinkFaultsChange } from './link-faults.ts';
 
@@ -23,12 +25,24 @@ export async function readLink(t: LinkControlTarget): Promise<FaultsBody> {
   return call(t, { method: 'GET' });
 }
 
-async function call(t: LinkControlTarget, init: RequestInit): Promise<FaultsBody> {
+/**
+ * Every call is idempotent (a read, absolute values, or back to the baseline), so one that
+ * timed out (a proxy starved of CPU) is sent again: it may have taken effect, and giving up
+ * would leave its caller unsure. A refused connection is not retried: the proxy is not running.
+ */
+const CONTROL_RETRY: RetryPolicy = Object.freeze({ attempts: 4, baseDelayMs: 250, maxDelayMs: 2_000, deadlineMs: 30_000 });
+
+function call(t: LinkControlTarget, init: RequestInit): Promise<FaultsBody> {
+  return withRetry(() => callOnce(t, init), CONTROL_RETRY);
+}
+
+async function callOnce(t: LinkControlTarget, init: RequestInit): Promise<FaultsBody> {
   const url = `http://${t.control.host}:${t.control.port}/faults`;
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
   } catch (cause) {
+    if ((cause as Error).name === 'TimeoutError') throw new GeoError('TIMEOUT', `Link proxy ${t.link} did not answer on ${url} within 5 s (is the machine overloaded?)`, { cause, details: { link: t.link, url } });
     throw new GeoError('RUNTIME_NOT_RUNNING', `Link proxy ${t.link} does not answer on ${url}; start it with: npx georeplica start link/${t.link}`, { cause, details: { link: t.link, url } });
   }
   const text = await res.text();
