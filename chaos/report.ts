@@ -88,6 +88,6 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(x === 1 ? 0 : 2)} %`;
 }
 
-function secs(ms: number): string {
+export function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }

@@ -19,6 +19,8 @@ export interface ServingSummary {
   maxReportedFreshnessMs: number | undefined;
   /** Failed searches by client region and error ("eu-west: HTTP 503"), most frequent first: what a failure needs to be understood. */
   failures: Record<string, number>;
+  /** When (ms after the load started) the first and the last failed search started; undefined when none failed. */
+  failedBetweenMs: [number, number] | undefined;
 }
 
 export interface FreshnessSummary {
@@ -60,7 +62,13 @@ export function summarizeSearches(records: readonly SearchRecord[]): ServingSumm
     p99LatencyMs: Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0),
     maxReportedFreshnessMs: fresh.length === 0 ? undefined : Math.max(...fresh),
     failures: failureCounts(records),
+    failedBetweenMs: failedBetween(records),
   };
+}
+
+function failedBetween(records: readonly SearchRecord[]): [number, number] | undefined {
+  const at = records.filter((r) => !r.ok).map((r) => r.startedAt);
+  return at.length === 0 ? undefined : [Math.round(Math.min(...at)), Math.round(Math.max(...at))];
 }
 
 function failureCounts(records: readonly SearchRecord[]): Record<string, number> {

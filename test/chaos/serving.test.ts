@@ -19,6 +19,8 @@ describe('serving figures', () => {
   it('counts failed searches by client region and error, most frequent first', () => {
     const records = [s(0, false, { error: 'HTTP 503' }), s(1, false, { clientRegion: 'b', error: 'timeout' }), s(2, true), s(3, false, { clientRegion: 'b', error: 'timeout' }), s(4, false)];
     expect(Object.entries(summarizeSearches(records).failures)).toEqual([['b: timeout', 2], ['a: HTTP 503', 1], ['a: unknown', 1]]);
+    expect(summarizeSearches(records).failedBetweenMs).toEqual([0, 4]);
+    expect(summarizeSearches([s(0, true)]).failedBetweenMs).toBeUndefined();
   });
 
   it('measures per fault the errors around it, how soon its region was served elsewhere, and how soon writes flowed again', () => {
