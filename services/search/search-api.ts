@@ -182,6 +182,8 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
   }
 
   async function searchNow(r: SearchRequest, timeoutMs: number): Promise<SearchResponseBody> {
+    // One deadline for both calls: a slow mapping read leaves the search only what remains.
+    const deadline = Date.now() + timeoutMs;
     const kinds = await fieldKindsOf(fieldsOf(r), timeoutMs);
     const kindOf = (f: string): FieldKind => kinds.get(f) ?? 'unmapped';
     const problems = mappingProblems(r, kindOf);
@@ -190,7 +192,7 @@ export async function buildSearchApi(o: SearchApiOptions): Promise<SearchApi> {
     const base = { region, freshness: h.freshness, maxFreshnessMs: h.maxFreshnessMs };
     try {
       // Past the caller's deadline an answer helps nobody; giving up closes the connection, which cancels the search in OpenSearch.
-      const res = await client.search({ index: alias, body: toOpenSearchBody(r, kindOf) }, { requestTimeout: timeoutMs });
+      const res = await client.search({ index: alias, body: toOpenSearchBody(r, kindOf) }, { requestTimeout: Math.max(1, deadline - Date.now()) });
       const body = res.body as unknown as OpenSearchHits;
       return {
         ...base,
