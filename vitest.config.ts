@@ -18,6 +18,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.int.test.ts'],
           globalSetup: ['test/setup/regions.global-setup.ts'],
+          setupFiles: ['test/setup/links-baseline.ts'],
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 180_000,
