@@ -55,19 +55,29 @@ describe('failure isolation between flows', () => {
     replicator.start();
     await expect.poll(() => replicator?.status().flows.every((f) => f.state === 'running' && f.topics.length > 0), { timeout: 30_000 }).toBe(true);
 
-    // A burst of other work on this 2-core machine (a JVM stopping, a neighbour) can stall one
-    // sample, so the baseline is the better of two and the outage phase gets up to three tries
-    // to reach 80 % of it. A real loss of isolation slows every try; the test then fails.
+    // A burst of other work on this 2-core machine (a JVM stopping, brokers an earlier file
+    // restarted still warming up) can stall one sample, so the first sample only warms up, the
+    // baseline is the better of the next two and the outage phase gets up to four tries to reach
+    // 80 % of it. A real loss of isolation slows every try; the test then fails. Alone, this test
+    // measured 20,284 rec/s before and 22,355 during, with the replicator's process using 0.021
+    // cores idle both before and during the outage (2026-12-03); inside the full suite the same
+    // copy runs at about 5,800 rec/s, and one try in a CI run reached only 0.76.
     const running = replicator;
-    const sample = (): Promise<number> => backlogRate(running, a, 30_000);
-    const baseline = Math.max(await sample(), await sample());
+    const samples: string[] = [];
+    const sample = async (phase: string): Promise<number> => {
+      const rate = await backlogRate(running, a, 30_000);
+      samples.push(`${phase} ${rate.toFixed(0)}`);
+      return rate;
+    };
+    await sample('warm-up');
+    const baseline = Math.max(await sample('before'), await sample('before'));
     const outageStart = Date.now();
     await clients.runtime.stop('ap-southeast/kafka');
     await expect.poll(() => replicator?.flow('ap-southeast', 'eu-west').status().state, { timeout: 30_000 }).toBe('unavailable');
     expect(replicator.flow('us-east', 'eu-west').status().state).toBe('running');
     let during = 0;
-    for (let tries = 0; tries < 3 && during < 0.8 * baseline; tries++) during = Math.max(during, await sample());
-    console.log(`[isolation] us-east->eu-west backlog copy: ${baseline.toFixed(0)} rec/s before, ${during.toFixed(0)} rec/s while ap-southeast is down (ratio ${(during / baseline).toFixed(2)})`);
+    for (let tries = 0; tries < 4 && during < 0.8 * baseline; tries++) during = Math.max(during, await sample('during'));
+    console.log(`[isolation] us-east->eu-west backlog copy: ${baseline.toFixed(0)} rec/s before, ${during.toFixed(0)} rec/s while ap-southeast is down (ratio ${(during / baseline).toFixed(2)}); samples, rec/s: ${samples.join(', ')}`);
     expect(during).toBeGreaterThanOrEqual(0.8 * baseline);
     expect(replicator.flow('ap-southeast', 'eu-west').status().state).toBe('unavailable');
 
