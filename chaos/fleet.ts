@@ -23,7 +23,7 @@ import { assertPortsFree, findByMarker, isAlive, logSize, procState, signalGroup
 import type { ProcState } from '../topology/runtime/process-control.ts';
 import { stateMarker } from '../topology/runtime/server-spec.ts';
 import type { ServerSpec } from '../topology/runtime/server-spec.ts';
-import { SERVICE_ENV } from '../core/service-env.ts';
+import { SERVICE_ENV, SERVICE_NICENESS } from '../core/service-env.ts';
 
 /** The index alias the fleet's indexers write and its search APIs read: the services' default. */
 export const FLEET_INDEX = 'documents';
@@ -191,6 +191,7 @@ export class Fleet {
       command: process.execPath,
       args: ['--import', TSX_IMPORT, join(PROJECT_ROOT, ENTRY[service]), '--region', region, '--config', config, ...extra, `--${stateMarker(this.dir)}`],
       env: { ...SERVICE_ENV, GEOREPLICA_LOG_LEVEL: process.env['GEOREPLICA_LOG_LEVEL'] ?? 'info' },
+      niceness: SERVICE_NICENESS[service],
       dir,
       logFile: join(dir, 'service.log'),
       ports: [port],

@@ -109,13 +109,16 @@ export async function assertPortsFree(spec: ServerSpec): Promise<void> {
 export function startProcess(spec: ServerSpec): number {
   const fd = openSync(spec.logFile, 'a');
   try {
-    const child = spawn(spec.command, [...spec.args], {
+    // Through nice(1), which execs the server (same pid): every thread it starts inherits the priority.
+    const [command, args] = spec.niceness ? ['nice', ['-n', String(spec.niceness), spec.command, ...spec.args]] : [spec.command, [...spec.args]];
+    const child = spawn(command, args, {
       cwd: spec.dir,
       env: { ...process.env, ...spec.env },
       detached: true,
       stdio: ['ignore', fd, fd],
     });
     if (child.pid === undefined) throw new GeoError('RUNTIME_PROCESS_EXITED', `Could not start ${spec.name} (${spec.command}); see ${spec.logFile}.`);
+
     // Reap it if it dies while we are alive, so it never lingers as a zombie.
     child.once('error', () => undefined);
     child.unref();

@@ -14,6 +14,8 @@ export interface ServerSpec {
   readonly command: string;
   readonly args: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Nice value to start with (0 when absent): background pipelines yield the CPU to serving. */
+  readonly niceness?: number;
   /** The server's own directory: config, data and its log file live here. */
   readonly dir: string;
   readonly logFile: string;

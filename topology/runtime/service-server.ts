@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Deployment } from '../../config/schema.ts';
-import { SERVICE_ENV } from '../../core/service-env.ts';
+import { SERVICE_ENV, SERVICE_NICENESS } from '../../core/service-env.ts';
 import { PROJECT_ROOT, TSX_IMPORT } from './paths.ts';
 import { getJson } from './probes.ts';
 import { stateMarker } from './server-spec.ts';
@@ -82,6 +82,7 @@ export function serviceSpec(o: ServiceOptions & { service: ServiceName }): Serve
     command: process.execPath,
     args: ['--import', TSX_IMPORT, join(PROJECT_ROOT, ENTRY[o.service]), '--region', o.region, '--config', deploymentFile(o.stateDir), `--${stateMarker(o.stateDir)}`],
     env: { ...SERVICE_ENV, GEOREPLICA_LOG_LEVEL: process.env['GEOREPLICA_LOG_LEVEL'] ?? 'info' },
+    niceness: SERVICE_NICENESS[o.service],
     dir,
     logFile: join(dir, 'service.log'),
     ports: [port],
