@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,6 +36,21 @@ describe('process control', () => {
     dirs.push(d);
     return d;
   };
+
+  it('starts a server at the nice value its spec asks for, with the same pid (nice execs it)', async () => {
+    const dir = tmp();
+    const pid = startProcess({ ...shellSpec(dir, 'echo up; exec sleep 30', () => true), niceness: 5 });
+    pids.push(pid);
+    await expect.poll(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0], { timeout: 5_000, interval: 20 }).toBe('sleep');
+    // Field 19 of /proc/<pid>/stat is the nice value (the 17th after the parenthesised name).
+    // Relative to this process's own: a CI runner may itself run niced.
+    const nice = (p: number | 'self'): number => Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]);
+    const own = nice('self');
+    expect(nice(pid)).toBe(Math.min(19, own + 5));
+    const plain = startProcess(shellSpec(tmp(), 'exec sleep 30', () => true));
+    pids.push(plain);
+    expect(nice(plain)).toBe(own);
+  });
 
   it('waits until the probe sees the ready line in the log written since start', async () => {
     const spec = shellSpec(tmp(), 'sleep 0.3; echo READY; sleep 30', (log) => log.includes('READY'));
