@@ -8,7 +8,7 @@ import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { ReplicationConfig } from '../config/schema.ts';
 import { GeoError, isRetriable } from '../core/errors.ts';
 import type { Admin, Consumer, KafkaClient } from '../core/kafka.ts';
-import { kafkaClient, kafkaError } from '../core/kafka.ts';
+import { BATCHED_FETCH, kafkaClient, kafkaError } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import { backoffDelay, sleep } from '../core/retry.ts';
 import type { ReplicatorMetrics } from './metrics.ts';
@@ -220,6 +220,7 @@ export class Flow {
         'fetch.max.bytes': 64 * 1024 * 1024,
         'max.partition.fetch.bytes': 8 * 1024 * 1024,
         'queued.max.messages.kbytes': 262_144,
+        ...BATCHED_FETCH,
         'js.consumer.max.batch.size': c.maxBatchRecords,
         rebalance_cb: (err: { code: number }, assignment: KafkaJS.TopicPartition[], fns: { assign: (a: KafkaJS.TopicPartitionOffset[]) => void; unassign: (a: KafkaJS.TopicPartition[]) => void }) => this.serially(() => this.onRebalance(err, assignment, fns)),
         kafkaJS: { groupId: this.names.sourceGroup, autoCommit: false, fromBeginning: true },

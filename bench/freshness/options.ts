@@ -20,6 +20,7 @@ backlog, and the OpenSearch bulk ceiling of the same documents in the same run.
   --write-region R             where the writes go (default us-east)
   --kafka-probe                also time when each event becomes readable in Kafka (one more consumer per
                                region; off by default: the indexer's own intake time is the same stage)
+  --replication-mode M         exactly-once (the default) or at-least-once: the replicators' mode for this run
   --no-capacity                skip the indexer capacity measurement (backlog catch-up)
   --no-ceiling                 skip the OpenSearch bulk ceiling
   --ceiling-max-docs N         documents per region in the ceiling (default 100000)
@@ -47,6 +48,7 @@ export interface FreshnessOptions {
   capacity: boolean;
   ceiling: boolean;
   kafkaProbe: boolean;
+  replicationMode: 'exactly-once' | 'at-least-once';
   ceilingMaxDocs: number;
   ceilingMinDocs: number;
   out: string | undefined;
@@ -82,6 +84,7 @@ export function parseOptions(argv: string[]): FreshnessOptions {
       'write-region': { type: 'string' },
       'no-capacity': { type: 'boolean' },
       'kafka-probe': { type: 'boolean' },
+      'replication-mode': { type: 'string' },
       'no-ceiling': { type: 'boolean' },
       'ceiling-max-docs': { type: 'string' },
       'ceiling-min-docs': { type: 'string' },
@@ -93,6 +96,8 @@ export function parseOptions(argv: string[]): FreshnessOptions {
       help: { type: 'boolean', short: 'h' },
     },
   });
+  const mode = values['replication-mode'] ?? 'exactly-once';
+  if (mode !== 'exactly-once' && mode !== 'at-least-once') throw new Error(`--replication-mode: expected exactly-once or at-least-once, got "${mode}"`);
   const rates = (values.rates ?? '500,2000').split(',').map((r) => int('rates', r.trim(), 0, 1));
   return {
     rates,
@@ -108,6 +113,7 @@ export function parseOptions(argv: string[]): FreshnessOptions {
     capacity: values['no-capacity'] !== true,
     ceiling: values['no-ceiling'] !== true,
     kafkaProbe: values['kafka-probe'] === true,
+    replicationMode: mode,
     ceilingMaxDocs: int('ceiling-max-docs', values['ceiling-max-docs'], 100_000, 1),
     ceilingMinDocs: int('ceiling-min-docs', values['ceiling-min-docs'], 20_000, 0),
     out: values.out,

@@ -47,6 +47,7 @@ export interface RepeatOptions {
   lanes: number;
   logRoot: string;
   kafkaProbe: boolean;
+  replicationMode: Deployment['replication']['mode'];
 }
 
 export interface RepeatResult {
@@ -73,7 +74,7 @@ export interface RepeatResult {
 
 export async function runRepeat(o: { base: Readonly<Deployment>; admins: ReadonlyMap<string, Admin>; serverPids: Readonly<Record<string, number>>; repeat: number; options: RepeatOptions; progress: (line: string) => void }): Promise<RepeatResult> {
   const opts = o.options;
-  const run = runDeployment(o.base);
+  const run = runDeployment(o.base, opts.replicationMode);
   const t0 = Date.now();
   const logDir = join(opts.logRoot, run.names.prefix);
   const result: RepeatResult = {

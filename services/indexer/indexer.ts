@@ -16,7 +16,7 @@ import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Deployment } from '../../config/schema.ts';
 import { GeoError } from '../../core/errors.ts';
 import type { Consumer, KafkaClient } from '../../core/kafka.ts';
-import { kafkaClient, kafkaError } from '../../core/kafka.ts';
+import { BATCHED_FETCH, kafkaClient, kafkaError } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { RetryPolicy } from '../../core/retry.ts';
 import { backoffDelay, sleep } from '../../core/retry.ts';
@@ -267,6 +267,7 @@ export class Indexer {
         'isolation.level': 'read_committed',
         'topic.metadata.refresh.interval.ms': 2_000,
         'js.consumer.max.batch.size': 1_000,
+        ...BATCHED_FETCH,
         kafkaJS: { groupId: this.groupId, fromBeginning: true, autoCommit: false },
       });
       await c.connect();
