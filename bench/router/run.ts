@@ -18,6 +18,8 @@
  * and traffic back between trials. Prints a table and writes bench/results/router-<ts>.json.
  *
  *   --rates 500,2000  --duration 15 (s per run)  --connections 32  --trials 10
+ *   --repeats 3            the overhead measurements, repeated; the summary gives medians and min-max
+ *   --router-flags "..."   V8 flags for the router process, to measure one (default: none, as deployed)
  *   --profile-router DIR   the router process writes a V8 CPU profile there when it stops
  */
 import { spawn } from 'node:child_process';
@@ -36,7 +38,7 @@ import { sleep } from '../../core/retry.ts';
 import type { RouterStatus } from '../../services/router/router-status.ts';
 import { PROJECT_ROOT, TSX_IMPORT } from '../../topology/runtime/paths.ts';
 import { pacedLoad } from '../support/paced-load.ts';
-import { percentile, round } from '../support/stats.ts';
+import { percentile, round, spread } from '../support/stats.ts';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-southeast'] as const;
 const HOME = 'us-east';
@@ -46,6 +48,7 @@ const QUERY = '/search?q=kettle&size=10';
 type Generator = 'closed-loop' | 'paced' | 'autocannon-rate';
 
 interface LatencyRow {
+  repeat: number;
   target: 'direct' | 'router';
   generator: Generator;
   /** Router rows: the router process's CPU time per answered search (µs), from its own process metrics. */
@@ -71,11 +74,14 @@ interface Trial {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rates: { type: 'string', default: '500,2000' }, duration: { type: 'string', default: '15' }, connections: { type: 'string', default: '32' }, trials: { type: 'string', default: '10' }, 'profile-router': { type: 'string' } } });
+  const { values } = parseArgs({ options: { rates: { type: 'string', default: '500,2000' }, duration: { type: 'string', default: '15' }, connections: { type: 'string', default: '32' }, trials: { type: 'string', default: '10' }, repeats: { type: 'string', default: '3' }, 'router-flags': { type: 'string', default: '' }, 'profile-router': { type: 'string' } } });
   const rates = values.rates.split(',').map(Number);
   const duration = Number(values.duration);
   const connections = Number(values.connections);
   const trials = Number(values.trials);
+  const repeats = Number(values.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats: expected an integer >= 1, got "${values.repeats}"`);
+  const routerFlags = values['router-flags'].split(' ').filter((f) => f !== '');
   const id = `bench-router-${randomUUID().slice(0, 8)}`;
   const children: ChildProcess[] = [];
   const ports = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await freePort()] as const))) as Record<(typeof REGIONS)[number], number>;
@@ -110,7 +116,7 @@ async function main(): Promise<void> {
     const config = join(tmpdir(), `${id}.yaml`);
     writeFileSync(config, toYaml(doc));
     const profile = values['profile-router'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['profile-router']}`];
-    const router = spawn(process.execPath, [...profile, '--import', TSX_IMPORT, join(PROJECT_ROOT, 'services/router/main.ts'), '--region', HOME, '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GEOREPLICA_LOG_LEVEL: 'error' } });
+    const router = spawn(process.execPath, [...routerFlags, ...profile, '--import', TSX_IMPORT, join(PROJECT_ROOT, 'services/router/main.ts'), '--region', HOME, '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GEOREPLICA_LOG_LEVEL: 'error' } });
     children.push(router);
     const routerUrl = `http://127.0.0.1:${routerPort}`;
     await waitFor(`${routerUrl}/health`);
@@ -123,46 +129,48 @@ async function main(): Promise<void> {
     await cannon(`${routerUrl}${QUERY}`, 500, 3, connections);
 
     const rows: LatencyRow[] = [];
-    // One connection, closed loop: each search waits for the previous one, so nothing queues and
-    // the difference is the router's per-search cost alone (rate 0 in the table).
-    {
-      const per: Record<'direct' | 'router', number[]> = { direct: [], router: [] };
-      const seconds: Record<'direct' | 'router', number> = { direct: 0, router: 0 };
-      for (const target of ['direct', 'router', 'router', 'direct'] as const) {
-        const r = await cannon(target === 'direct' ? `http://127.0.0.1:${ports[HOME]}${QUERY}` : `${routerUrl}${QUERY}`, 0, duration / 4, 1);
-        per[target].push(...r.latencies);
-        seconds[target] += r.seconds;
-      }
-      for (const target of ['direct', 'router'] as const) {
-        const all = per[target].sort((a, b) => a - b);
-        rows.push({ target, generator: 'closed-loop', rate: 0, requests: all.length, errors: 0, achievedRate: round(all.length / seconds[target]), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3) });
-      }
-    }
-    for (const generator of ['paced', 'autocannon-rate'] as const) {
-      for (const rate of rates) {
-        const runs: Record<'direct' | 'router', number[][]> = { direct: [], router: [] };
-        const counts = { direct: { n: 0, errors: 0, seconds: 0 }, router: { n: 0, errors: 0, seconds: 0 } };
-        const cost = { cpu: 0, added: 0, addedCount: 0 };
+    for (let repeat = 1; repeat <= repeats; repeat++) {
+      // One connection, closed loop: each search waits for the previous one, so nothing queues and
+      // the difference is the router's per-search cost alone (rate 0 in the table).
+      {
+        const per: Record<'direct' | 'router', number[]> = { direct: [], router: [] };
+        const seconds: Record<'direct' | 'router', number> = { direct: 0, router: 0 };
         for (const target of ['direct', 'router', 'router', 'direct'] as const) {
-          const url = target === 'direct' ? `http://127.0.0.1:${ports[HOME]}${QUERY}` : `${routerUrl}${QUERY}`;
-          const before = target === 'router' ? await routerCounters(routerUrl) : undefined;
-          const r = generator === 'paced' ? await paced(url, rate, duration / 2, connections) : await cannon(url, rate, duration / 2, connections);
-          if (before) {
-            const after = await routerCounters(routerUrl);
-            cost.cpu += after.cpuSeconds - before.cpuSeconds;
-            cost.added += after.addedSum - before.addedSum;
-            cost.addedCount += after.addedCount - before.addedCount;
-          }
-          runs[target].push(r.latencies);
-          counts[target].n += r.latencies.length;
-          counts[target].errors += r.errors;
-          counts[target].seconds += r.seconds;
-          console.log(`  ${generator} ${target} at ${rate}/s: ${r.latencies.length} answers in ${r.seconds.toFixed(1)} s, ${r.errors} errors`);
+          const r = await cannon(target === 'direct' ? `http://127.0.0.1:${ports[HOME]}${QUERY}` : `${routerUrl}${QUERY}`, 0, duration / 4, 1);
+          per[target].push(...r.latencies);
+          seconds[target] += r.seconds;
         }
         for (const target of ['direct', 'router'] as const) {
-          const all = runs[target].flat().sort((a, b) => a - b);
-          const own = target === 'router' ? { cpuUsPerSearch: round((cost.cpu * 1e6) / Math.max(1, cost.addedCount), 1), addedMeanMs: round((cost.added * 1000) / Math.max(1, cost.addedCount), 3) } : {};
-          rows.push({ target, generator, rate, requests: counts[target].n, errors: counts[target].errors, achievedRate: round(counts[target].n / counts[target].seconds), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3), ...own });
+          const all = per[target].sort((a, b) => a - b);
+          rows.push({ repeat, target, generator: 'closed-loop', rate: 0, requests: all.length, errors: 0, achievedRate: round(all.length / seconds[target]), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3) });
+        }
+      }
+      for (const generator of ['paced', 'autocannon-rate'] as const) {
+        for (const rate of rates) {
+          const runs: Record<'direct' | 'router', number[][]> = { direct: [], router: [] };
+          const counts = { direct: { n: 0, errors: 0, seconds: 0 }, router: { n: 0, errors: 0, seconds: 0 } };
+          const cost = { cpu: 0, added: 0, addedCount: 0 };
+          for (const target of ['direct', 'router', 'router', 'direct'] as const) {
+            const url = target === 'direct' ? `http://127.0.0.1:${ports[HOME]}${QUERY}` : `${routerUrl}${QUERY}`;
+            const before = target === 'router' ? await routerCounters(routerUrl) : undefined;
+            const r = generator === 'paced' ? await paced(url, rate, duration / 2, connections) : await cannon(url, rate, duration / 2, connections);
+            if (before) {
+              const after = await routerCounters(routerUrl);
+              cost.cpu += after.cpuSeconds - before.cpuSeconds;
+              cost.added += after.addedSum - before.addedSum;
+              cost.addedCount += after.addedCount - before.addedCount;
+            }
+            runs[target].push(r.latencies);
+            counts[target].n += r.latencies.length;
+            counts[target].errors += r.errors;
+            counts[target].seconds += r.seconds;
+            console.log(`  [${repeat}/${repeats}] ${generator} ${target} at ${rate}/s: ${r.latencies.length} answers in ${r.seconds.toFixed(1)} s, ${r.errors} errors`);
+          }
+          for (const target of ['direct', 'router'] as const) {
+            const all = runs[target].flat().sort((a, b) => a - b);
+            const own = target === 'router' ? { cpuUsPerSearch: round((cost.cpu * 1e6) / Math.max(1, cost.addedCount), 1), addedMeanMs: round((cost.added * 1000) / Math.max(1, cost.addedCount), 3) } : {};
+            rows.push({ repeat, target, generator, rate, requests: counts[target].n, errors: counts[target].errors, achievedRate: round(counts[target].n / counts[target].seconds), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3), ...own });
+          }
         }
       }
     }
@@ -174,7 +182,7 @@ async function main(): Promise<void> {
       console.log(`  failover trial ${t}: router stopped offering ${HOME} after ${last.movedMs} ms, first answer from ${NEXT} after ${last.firstAnswerFromNextMs} ms, ${last.errors} errors in ${last.searches} searches`);
     }
 
-    const report = { id, startedAt: new Date().toISOString(), machine, loadAverage1mAtEnd: round(loadavg()[0] ?? 0, 2), settings: { durationSec: duration, connections, query: QUERY, failoverLoadPerSec: 200 }, latency: rows, failover: trialRows };
+    const report = { id, startedAt: new Date().toISOString(), machine, loadAverage1mAtEnd: round(loadavg()[0] ?? 0, 2), settings: { durationSec: duration, connections, repeats, routerFlags, query: QUERY, failoverLoadPerSec: 200 }, latency: rows, failover: trialRows };
     console.log(`\n${formatReport(report)}`);
     mkdirSync(join(PROJECT_ROOT, 'bench/results'), { recursive: true });
     const file = join(PROJECT_ROOT, 'bench/results', `router-${report.startedAt.replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}.json`);
@@ -245,14 +253,20 @@ async function failoverTrial(trial: number, routerUrl: string, stubs: Record<str
   }
 }
 
-function formatReport(r: { machine: { cores: number; cpu: string; memoryGiB: number; node: string; loadAverage1mAtStart: number }; loadAverage1mAtEnd: number; settings: { durationSec: number; connections: number }; latency: LatencyRow[]; failover: Trial[] }): string {
-  const lines = [`Router overhead (closed-loop: autocannon, 1 connection; paced: evenly spaced open-loop arrivals, up to ${r.settings.connections} sockets, latency from the due time; autocannon-rate: autocannon overallRate over ${r.settings.connections} connections, per-second bursts; ${r.settings.durationSec} s per rate and target, ms):`, '', '| load | rate (req/s) | target | answers | errors | achieved req/s | p50 | p90 | p99 | max | router CPU per search (µs) | router-added mean (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
-  for (const x of r.latency) lines.push(`| ${x.generator} | ${x.rate} | ${x.target} | ${x.requests} | ${x.errors} | ${x.achievedRate} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.max} | ${x.cpuUsPerSearch ?? ''} | ${x.addedMeanMs ?? ''} |`);
-  lines.push('', '| load | rate (req/s) | overhead p50 (ms) | overhead p99 (ms) | router/direct p50 | router/direct p99 |', '|---|---|---|---|---|---|');
-  for (const key of [...new Set(r.latency.map((x) => `${x.generator}|${x.rate}`))]) {
-    const d = r.latency.find((x) => `${x.generator}|${x.rate}` === key && x.target === 'direct');
-    const o = r.latency.find((x) => `${x.generator}|${x.rate}` === key && x.target === 'router');
-    if (d && o) lines.push(`| ${o.generator} | ${o.rate} | ${round(o.p50 - d.p50, 3)} | ${round(o.p99 - d.p99, 3)} | ${round(o.p50 / d.p50, 2)} | ${round(o.p99 / d.p99, 2)} |`);
+function formatReport(r: { machine: { cores: number; cpu: string; memoryGiB: number; node: string; loadAverage1mAtStart: number }; loadAverage1mAtEnd: number; settings: { durationSec: number; connections: number; repeats: number; routerFlags: string[] }; latency: LatencyRow[]; failover: Trial[] }): string {
+  const lines = [`Router overhead (closed-loop: autocannon, 1 connection; paced: evenly spaced open-loop arrivals, up to ${r.settings.connections} sockets, latency from the due time; autocannon-rate: autocannon overallRate over ${r.settings.connections} connections, per-second bursts; ${r.settings.durationSec} s per rate and target, ms):`, '', '| repeat | load | rate (req/s) | target | answers | errors | achieved req/s | p50 | p90 | p99 | max | router CPU per search (µs) | router-added mean (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const x of r.latency) lines.push(`| ${x.repeat} | ${x.generator} | ${x.rate} | ${x.target} | ${x.requests} | ${x.errors} | ${x.achievedRate} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.max} | ${x.cpuUsPerSearch ?? ''} | ${x.addedMeanMs ?? ''} |`);
+  const overheads = overheadsOf(r.latency);
+  lines.push('', '| repeat | load | rate (req/s) | overhead p50 (ms) | overhead p99 (ms) | router/direct p50 | router/direct p99 |', '|---|---|---|---|---|---|---|');
+  for (const o of overheads) lines.push(`| ${o.repeat} | ${o.generator} | ${o.rate} | ${o.p50} | ${o.p99} | ${o.ratioP50} | ${o.ratioP99} |`);
+  // The targets are judged on the medians: one repeat's p99 on a shared 2-core machine moves by more than the target.
+  const flags = r.settings.routerFlags.length > 0 ? r.settings.routerFlags.join(' ') : 'none';
+  lines.push('', `Median (min-max) over ${r.settings.repeats} repeat(s), router V8 flags: ${flags}:`, '', '| load | rate (req/s) | overhead p50 (ms) | overhead p99 (ms) | router CPU per search (µs) |', '|---|---|---|---|---|');
+  for (const key of [...new Set(overheads.map((o) => `${o.generator}|${o.rate}`))]) {
+    const mine = overheads.filter((o) => `${o.generator}|${o.rate}` === key);
+    const cpu = r.latency.filter((x) => `${x.generator}|${x.rate}` === key && x.cpuUsPerSearch !== undefined).map((x) => x.cpuUsPerSearch as number);
+    const first = mine[0] as Overhead;
+    lines.push(`| ${first.generator} | ${first.rate} | ${medianOf(mine.map((o) => o.p50))} | ${medianOf(mine.map((o) => o.p99))} | ${cpu.length > 0 ? medianOf(cpu) : ''} |`);
   }
   const measured = (xs: number[]): number[] => xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const moved = measured(r.failover.map((t) => t.movedMs));
@@ -264,6 +278,32 @@ function formatReport(r: { machine: { cores: number; cpu: string; memoryGiB: num
   lines.push(`| client-visible errors | | ${r.failover.reduce((n, t) => n + t.errors, 0)} in ${r.failover.reduce((n, t) => n + t.searches, 0)} searches | |`);
   lines.push('', `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; load average ${r.machine.loadAverage1mAtStart} at start, ${r.loadAverage1mAtEnd} at end.`);
   return lines.join('\n');
+}
+
+interface Overhead {
+  repeat: number;
+  generator: Generator;
+  rate: number;
+  p50: number;
+  p99: number;
+  ratioP50: number;
+  ratioP99: number;
+}
+
+/** Router minus direct, per repeat, load and rate. */
+function overheadsOf(rows: readonly LatencyRow[]): Overhead[] {
+  const out: Overhead[] = [];
+  for (const o of rows.filter((x) => x.target === 'router')) {
+    const d = rows.find((x) => x.target === 'direct' && x.repeat === o.repeat && x.generator === o.generator && x.rate === o.rate);
+    if (d) out.push({ repeat: o.repeat, generator: o.generator, rate: o.rate, p50: round(o.p50 - d.p50, 3), p99: round(o.p99 - d.p99, 3), ratioP50: round(o.p50 / d.p50, 2), ratioP99: round(o.p99 / d.p99, 2) });
+  }
+  return out;
+}
+
+/** "median (min-max)" of a few figures. */
+function medianOf(xs: readonly number[]): string {
+  const s = spread(xs);
+  return xs.length < 2 ? String(round(s.median, 3)) : `${round(s.median, 3)} (${s.min}-${s.max})`;
 }
 
 /** The router's own counters: process CPU seconds and the added-latency histogram's sum and count. */
