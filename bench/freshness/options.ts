@@ -12,6 +12,9 @@ backlog, and the OpenSearch bulk ceiling of the same documents in the same run.
   --seconds S                  measured seconds per phase (default 30)
   --warmup-seconds S           unmeasured seconds before them (default 5)
   --repeats N                  repeats; the report gives median and min-max (default 3)
+  --jvm-warmup-seconds S       before the first repeat, an unmeasured run at the first rate for S seconds, so
+                               the JVMs are compiled when the measuring starts (default 300 when this run
+                               started any server, 0 when it reused running ones)
   --sample-every N             the observer looks for every Nth document (default 4, i.e. 25 %)
   --poll-ms MS                 one search per region this often (default 100)
   --doc-bytes N                bytes of each document's JSON body (default 1024)
@@ -39,6 +42,8 @@ export interface FreshnessOptions {
   seconds: number;
   warmupSeconds: number;
   repeats: number;
+  /** undefined: decided by whether this run started the servers. */
+  jvmWarmupSeconds: number | undefined;
   sampleEvery: number;
   pollMs: number;
   docBytes: number;
@@ -76,6 +81,7 @@ export function parseOptions(argv: string[]): FreshnessOptions {
       seconds: { type: 'string' },
       'warmup-seconds': { type: 'string' },
       repeats: { type: 'string' },
+      'jvm-warmup-seconds': { type: 'string' },
       'sample-every': { type: 'string' },
       'poll-ms': { type: 'string' },
       'doc-bytes': { type: 'string' },
@@ -104,6 +110,7 @@ export function parseOptions(argv: string[]): FreshnessOptions {
     seconds: int('seconds', values.seconds, 30, 1),
     warmupSeconds: int('warmup-seconds', values['warmup-seconds'], 5, 0),
     repeats: int('repeats', values.repeats, 3, 1),
+    jvmWarmupSeconds: values['jvm-warmup-seconds'] === undefined ? undefined : int('jvm-warmup-seconds', values['jvm-warmup-seconds'], 0, 0),
     sampleEvery: int('sample-every', values['sample-every'], 4, 1),
     pollMs: int('poll-ms', values['poll-ms'], 100, 10),
     docBytes: int('doc-bytes', values['doc-bytes'], 1024, 200),

@@ -214,6 +214,8 @@ export interface ReportMeta {
   loadAverage1mAtEnd: number;
   regions: { origin: string; endpoints: Record<string, { kafka: string; search: string }> };
   options: Record<string, unknown>;
+  /** The unmeasured run before the repeats (run.ts warmUpJvms), if there was one. */
+  jvmWarmup: unknown;
 }
 
 export function writeJson(file: string, meta: ReportMeta, repeats: readonly RepeatResult[], failures: ReadonlyArray<{ repeat: number; error: string }>, rates: readonly number[]): void {
@@ -228,6 +230,7 @@ export function writeJson(file: string, meta: ReportMeta, repeats: readonly Repe
     loadAverage1mAtEnd: meta.loadAverage1mAtEnd,
     regions: meta.regions,
     options: meta.options,
+    jvmWarmup: meta.jvmWarmup ?? null,
     method: METHOD,
     targets: TARGETS,
     verdicts: verdicts(phases),

@@ -124,6 +124,7 @@ async function bench(opts: FreshnessOptions, regions: SearchRegions, startedAt: 
   console.log(`regions: ${regions.origin}; ${names.map((r) => `${r} ${d.regions[r]?.kafka.bootstrap.join(',')} ${d.regions[r]?.search.url}`).join('; ')}`);
   console.log(`process logs: ${logRoot}/<run>/`);
 
+  const jvmWarmup = await warmUpJvms(opts, regions, d, admins, repeatOptions);
   const repeats: RepeatResult[] = [];
   const failures: Array<{ repeat: number; error: string }> = [];
   for (let repeat = 1; repeat <= opts.repeats; repeat++) {
@@ -159,6 +160,7 @@ async function bench(opts: FreshnessOptions, regions: SearchRegions, startedAt: 
       loadAverage1mAtEnd,
       regions: { origin: regions.origin, endpoints: Object.fromEntries(names.map((r) => [r, { kafka: d.regions[r]?.kafka.bootstrap.join(',') ?? '', search: d.regions[r]?.search.url ?? '' }])) },
       options: { ...opts, argv: undefined, help: undefined, indexerFlushBytes: INDEXER_FLUSH_BYTES, indexerLanes: INDEXER_LANES },
+      jvmWarmup,
     },
     repeats,
     failures,
@@ -185,6 +187,32 @@ async function bench(opts: FreshnessOptions, regions: SearchRegions, startedAt: 
   console.log(`\nmethod: ${METHOD.searchable}`);
   console.log(`wrote ${out} (${((finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} min)`);
   return failures.length > 0 ? 1 : 0;
+}
+
+/**
+ * A JVM that just started runs interpreted and compiles as it goes: on this machine the same
+ * code measured 40 s p50 at 500 docs/s right after the servers started and 8 s once they had run
+ * the workload for 15 minutes (docs/BENCHMARKS.md, 2026-12-03). So when this run started any
+ * server, an unmeasured run at the first rate comes first; its figures are kept in the JSON, so
+ * whether it had settled can be read there.
+ */
+async function warmUpJvms(opts: FreshnessOptions, regions: SearchRegions, d: SearchRegions['deployment'], admins: ReadonlyMap<string, Admin>, repeatOptions: RepeatOptions): Promise<JvmWarmup | undefined> {
+  const seconds = opts.jvmWarmupSeconds ?? (regions.started.length > 0 ? 300 : 0);
+  if (seconds === 0) return undefined;
+  const rate = opts.rates[0] as number;
+  console.log(`[warm-up] ${seconds} s at ${rate} docs/s, not measured (servers started by this run: ${regions.started.length > 0 ? regions.started.join(', ') : 'none'})`);
+  const t0 = Date.now();
+  const r = await runRepeat({ base: d, admins, serverPids: regions.pids, repeat: 0, options: { ...repeatOptions, rates: [rate], seconds, capacity: false, ceiling: false }, progress: (line) => console.log(`[warm-up] ${line}`) });
+  const p50 = Object.fromEntries((r.phases[0]?.regions ?? []).map((x) => [x.region, x.fromAck.p50]));
+  console.log(`[warm-up] done in ${((Date.now() - t0) / 1000).toFixed(0)} s; its p50 ms ${Object.entries(p50).map(([k, v]) => `${k} ${v === null ? 'n/a' : Math.round(v)}`).join(', ')}${r.error ? `; it failed: ${r.error}` : ''}`);
+  return { seconds, rate, p50Ms: p50, error: r.error };
+}
+
+interface JvmWarmup {
+  seconds: number;
+  rate: number;
+  p50Ms: Record<string, number | null>;
+  error: string | undefined;
 }
 
 main().then(

@@ -27,6 +27,8 @@ export interface SearchRegions {
   origin: string;
   /** Pids of the Kafka brokers and OpenSearch nodes, by server name. */
   pids: Record<string, number>;
+  /** The servers this call started (the others were running already): their JVMs are cold. */
+  started: readonly string[];
   release(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function acquireSearchRegions(o: { stateDir: string; portOffset: nu
     runtime,
     origin,
     pids,
+    started: missing,
     async release() {
       if (o.keep) return;
       for (const name of missing) await runtime.stop(name).catch((err: unknown) => o.log.warn({ err: (err as Error).message, server: name }, 'stopping a benchmark server failed'));
