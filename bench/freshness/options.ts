@@ -1,5 +1,6 @@
 /** Command-line flags of `npm run bench:freshness`. */
 import { parseArgs } from 'node:util';
+import type { Deployment } from '../../config/schema.ts';
 
 export const USAGE = `Usage: npm run bench:freshness -- [options]
 
@@ -53,7 +54,7 @@ export interface FreshnessOptions {
   capacity: boolean;
   ceiling: boolean;
   kafkaProbe: boolean;
-  replicationMode: 'exactly-once' | 'at-least-once';
+  replicationMode: Deployment['replication']['mode'];
   ceilingMaxDocs: number;
   ceilingMinDocs: number;
   out: string | undefined;

@@ -215,7 +215,15 @@ export interface ReportMeta {
   regions: { origin: string; endpoints: Record<string, { kafka: string; search: string }> };
   options: Record<string, unknown>;
   /** The unmeasured run before the repeats (run.ts warmUpJvms), if there was one. */
-  jvmWarmup: unknown;
+  jvmWarmup: JvmWarmup | undefined;
+}
+
+export interface JvmWarmup {
+  seconds: number;
+  rate: number;
+  /** Its p50 from the 202 to searchable, per region (null: nothing found). */
+  p50Ms: Record<string, number | null>;
+  error: string | undefined;
 }
 
 export function writeJson(file: string, meta: ReportMeta, repeats: readonly RepeatResult[], failures: ReadonlyArray<{ repeat: number; error: string }>, rates: readonly number[]): void {

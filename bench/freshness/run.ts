@@ -21,6 +21,7 @@ import type { FreshnessOptions } from './options.ts';
 import { cleanupLeftovers } from './cleanup.ts';
 import { runRepeat } from './repeat.ts';
 import type { RepeatOptions, RepeatResult } from './repeat.ts';
+import type { JvmWarmup } from './report.ts';
 import { ingestTable, latencyTable, METHOD, stageTable, stepTable, summarizePhases, summarizeThroughput, throughputTable, verdicts, writeJson } from './report.ts';
 
 /** The indexer's defaults (services/indexer/indexer.ts), which the ceiling's bulks copy. */
@@ -193,8 +194,9 @@ async function bench(opts: FreshnessOptions, regions: SearchRegions, startedAt: 
  * A JVM that just started runs interpreted and compiles as it goes: on this machine the same
  * code measured 40 s p50 at 500 docs/s right after the servers started and 8 s once they had run
  * the workload for 15 minutes (docs/BENCHMARKS.md, 2026-12-03). So when this run started any
- * server, an unmeasured run at the first rate comes first; its figures are kept in the JSON, so
- * whether it had settled can be read there.
+ * server, an unmeasured run at the first rate comes first. From cold, 300 s at 500 docs/s got
+ * only to the 5-minute state; its figures are kept in the JSON, so whether it had settled can be
+ * read there.
  */
 async function warmUpJvms(opts: FreshnessOptions, regions: SearchRegions, d: SearchRegions['deployment'], admins: ReadonlyMap<string, Admin>, repeatOptions: RepeatOptions): Promise<JvmWarmup | undefined> {
   const seconds = opts.jvmWarmupSeconds ?? (regions.started.length > 0 ? 300 : 0);
@@ -206,13 +208,6 @@ async function warmUpJvms(opts: FreshnessOptions, regions: SearchRegions, d: Sea
   const p50 = Object.fromEntries((r.phases[0]?.regions ?? []).map((x) => [x.region, x.fromAck.p50]));
   console.log(`[warm-up] done in ${((Date.now() - t0) / 1000).toFixed(0)} s; its p50 ms ${Object.entries(p50).map(([k, v]) => `${k} ${v === null ? 'n/a' : Math.round(v)}`).join(', ')}${r.error ? `; it failed: ${r.error}` : ''}`);
   return { seconds, rate, p50Ms: p50, error: r.error };
-}
-
-interface JvmWarmup {
-  seconds: number;
-  rate: number;
-  p50Ms: Record<string, number | null>;
-  error: string | undefined;
 }
 
 main().then(
