@@ -142,7 +142,7 @@ async function main(): Promise<void> {
         }
         for (const target of ['direct', 'router'] as const) {
           const all = per[target].sort((a, b) => a - b);
-          rows.push({ repeat, target, generator: 'closed-loop', rate: 0, requests: all.length, errors: 0, achievedRate: round(all.length / seconds[target]), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3) });
+          rows.push({ repeat, target, generator: 'closed-loop', rate: 0, requests: all.length, errors: 0, achievedRate: round(all.length / seconds[target]), ...latencyFigures(all) });
         }
       }
       for (const generator of ['paced', 'autocannon-rate'] as const) {
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
           for (const target of ['direct', 'router'] as const) {
             const all = runs[target].flat().sort((a, b) => a - b);
             const own = target === 'router' ? { cpuUsPerSearch: round((cost.cpu * 1e6) / Math.max(1, cost.addedCount), 1), addedMeanMs: round((cost.added * 1000) / Math.max(1, cost.addedCount), 3) } : {};
-            rows.push({ repeat, target, generator, rate, requests: counts[target].n, errors: counts[target].errors, achievedRate: round(counts[target].n / counts[target].seconds), p50: round(percentile(all, 50), 3), p90: round(percentile(all, 90), 3), p99: round(percentile(all, 99), 3), max: round(all[all.length - 1] ?? NaN, 3), ...own });
+            rows.push({ repeat, target, generator, rate, requests: counts[target].n, errors: counts[target].errors, achievedRate: round(counts[target].n / counts[target].seconds), ...latencyFigures(all), ...own });
           }
         }
       }
@@ -278,6 +278,11 @@ function formatReport(r: { machine: { cores: number; cpu: string; memoryGiB: num
   lines.push(`| client-visible errors | | ${r.failover.reduce((n, t) => n + t.errors, 0)} in ${r.failover.reduce((n, t) => n + t.searches, 0)} searches | |`);
   lines.push('', `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; load average ${r.machine.loadAverage1mAtStart} at start, ${r.loadAverage1mAtEnd} at end.`);
   return lines.join('\n');
+}
+
+/** p50, p90, p99 and max (ms) of sorted latencies. */
+function latencyFigures(sorted: readonly number[]): Pick<LatencyRow, 'p50' | 'p90' | 'p99' | 'max'> {
+  return { p50: round(percentile(sorted, 50), 3), p90: round(percentile(sorted, 90), 3), p99: round(percentile(sorted, 99), 3), max: round(sorted[sorted.length - 1] ?? NaN, 3) };
 }
 
 interface Overhead {
