@@ -4,7 +4,7 @@
  * that started it and a signal to the group reaches every process it forked.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { GeoError } from '../../core/errors.ts';
 import { sleep } from '../../core/retry.ts';
@@ -118,6 +118,7 @@ export function startProcess(spec: ServerSpec): number {
       stdio: ['ignore', fd, fd],
     });
     if (child.pid === undefined) throw new GeoError('RUNTIME_PROCESS_EXITED', `Could not start ${spec.name} (${spec.command}); see ${spec.logFile}.`);
+    if (spec.niceness) setSessionNiceness(child.pid, spec.niceness);
 
     // Reap it if it dies while we are alive, so it never lingers as a zombie.
     child.once('error', () => undefined);
@@ -125,6 +126,23 @@ export function startProcess(spec: ServerSpec): number {
     return child.pid;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A detached process leads a session of its own, and under the kernel's autogroup scheduling
+ * (`kernel.sched_autogroup_enabled`, on by default in many distributions) the CPU is shared
+ * between sessions first, equally: a process's own nice value then only ranks it against its
+ * own threads, and a busy pipeline stage gets the same share as an idle-ish one. The session's
+ * nice value (`/proc/<pid>/autogroup`) is what ranks it against the other servers. spawn()
+ * returns after the exec, so the child has already called setsid. Best effort: without
+ * autogroups the file is missing and nice(1) alone does the ranking.
+ */
+function setSessionNiceness(pid: number, niceness: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(niceness));
+  } catch {
+    // No autogroup scheduling here, or not permitted: the per-process nice value stands.
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,6 +47,8 @@ describe('process control', () => {
     const nice = (p: number | 'self'): number => Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]);
     const own = nice('self');
     expect(nice(pid)).toBe(Math.min(19, own + 5));
+    // Under autogroup scheduling the session's nice value is what ranks it against other servers.
+    if (existsSync('/proc/self/autogroup')) expect(readFileSync(`/proc/${pid}/autogroup`, 'utf8')).toMatch(/ nice 5\n?$/);
     const plain = startProcess(shellSpec(tmp(), 'exec sleep 30', () => true));
     pids.push(plain);
     expect(nice(plain)).toBe(own);
