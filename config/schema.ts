@@ -116,6 +116,13 @@ export const ReplicationSchema = z
     /** Upper bound of one transaction: records, and bytes of record values and keys. */
     maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000),
     maxBatchBytes: z.number().int().min(1_024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+    /**
+     * A partition starts at most one copy (transaction) per this interval, unless minCopyRecords
+     * records wait: at low rates, fewer and larger transactions for at most this much more
+     * latency; at high rates copies are that large anyway and start at once.
+     */
+    minCopyIntervalMs: z.number().int().min(0).max(1_000).default(500),
+    minCopyRecords: z.number().int().min(1).max(100_000).default(100),
     /** Cap of the backoff while a region is unavailable. */
     maxBackoffMs: z.number().int().min(100).max(60_000).default(5_000),
   })
@@ -129,6 +136,8 @@ export const ReplicationSchema = z
     heartbeatIntervalMs: 1_000,
     maxBatchRecords: 10_000,
     maxBatchBytes: 8 * 1024 * 1024,
+    minCopyIntervalMs: 500,
+    minCopyRecords: 100,
     maxBackoffMs: 5_000,
   });
 

@@ -77,6 +77,10 @@ interface Slot {
   /** Fetching paused because the lane is full. */
   backpressured: boolean;
   failures: number;
+  /** When the last copy was started (minCopyIntervalMs counts from it). */
+  lastCopyAt: number;
+  /** Ends the copy loop's wait for more records (set while it waits). */
+  wake: (() => void) | undefined;
 }
 
 const ASSIGN = -175;
@@ -350,7 +354,7 @@ export class Flow {
     });
     const status: PartitionStatus = { topic, targetTopic, partition, state: 'opening', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined, copyStartedAt: undefined };
     const lane = new PartitionLane({ maxRecords: this.o.config.maxBatchRecords, maxBytes: this.o.config.maxBatchBytes });
-    this.slots.set(key, { copier, status, lane, busy: Promise.resolve(), running: false, backpressured: false, failures: 0 });
+    this.slots.set(key, { copier, status, lane, busy: Promise.resolve(), running: false, backpressured: false, failures: 0, lastCopyAt: 0, wake: undefined });
     try {
       await copier.open();
     } catch (err) {
@@ -453,6 +457,7 @@ export class Flow {
         slot.backpressured = true;
         payload.pause();
       }
+      if (slot.wake && this.enoughToCopy(slot)) slot.wake();
       this.drain(slot);
     }
     return Promise.resolve();
@@ -467,6 +472,12 @@ export class Flow {
     slot.busy = (async () => {
       try {
         while (mayCopy()) {
+          const wait = this.copyWait(slot);
+          if (wait > 0) {
+            await this.waitForRecords(slot, wait);
+            if (!mayCopy()) break;
+          }
+          slot.lastCopyAt = Date.now();
           const records = slot.lane.take();
           if (records.length === 0) break;
           slot.status.state = 'copying';
@@ -485,6 +496,34 @@ export class Flow {
       // otherwise start the loop again synchronously, without end (a stack overflow).
       if (slot.lane.records > 0 && slot.status.state === 'idle' && mayCopy()) this.drain(slot);
     })();
+  }
+
+  /** How long the partition's next copy waits for more records (minCopyIntervalMs), 0 once minCopyRecords or a whole batch are queued. */
+  private copyWait(slot: Slot): number {
+    const interval = this.o.config.minCopyIntervalMs;
+    if (interval === 0 || this.enoughToCopy(slot)) return 0;
+    return slot.lastCopyAt + interval - Date.now();
+  }
+
+  /** minCopyRecords records, or a whole batch's bytes, wait: the next copy starts without waiting for the interval. */
+  private enoughToCopy(slot: Slot): boolean {
+    return slot.lane.records >= this.o.config.minCopyRecords || !slot.lane.drained;
+  }
+
+  /** Sleeps up to `ms`, or until minCopyRecords records wait (onBatch wakes it) or the flow stops. */
+  private waitForRecords(slot: Slot, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.stopController.signal;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        slot.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      slot.wake = done;
+    });
   }
 
   /** Resumes fetching a partition paused for backpressure, unless something else keeps it paused. */

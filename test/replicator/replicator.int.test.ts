@@ -46,4 +46,38 @@ describe('replicator (in process)', () => {
     const status = rep.status();
     expect(status.flows[0]?.state).toBe('running');
   });
+
+  it('with minCopyIntervalMs, copies a partition written one record at a time in a few larger transactions, each record once and in order', async () => {
+    const INTERVAL = 500;
+    const t = testReplication(clients.runtime, { minCopyIntervalMs: INTERVAL });
+    const topic = `${t.prefix}-trickle`;
+    const admin = await clients.admin('us-east');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
+    const producer = await clients.producer('us-east', { 'linger.ms': 0, kafkaJS: { acks: -1, idempotent: true } });
+    const rep = new Replicator({ deployment: t.deployment, region: 'eu-west', sources: ['us-east'], log });
+    replicators.push(rep);
+    rep.start();
+    await expect.poll(async () => (await (await clients.admin('eu-west')).listTopics()).includes(`us-east.${topic}`), { timeout: 30_000 }).toBe(true);
+    const consumer = await clients.consumer('eu-west', { 'isolation.level': 'read_committed', kafkaJS: { groupId: uniqueName('g'), fromBeginning: true } });
+    await consumer.subscribe({ topic: `us-east.${topic}` });
+
+    // One record every 50 ms for 2 s: without the interval, about one transaction each.
+    const N = 40;
+    const arrived = collect(consumer, N, 60_000);
+    const t0 = Date.now();
+    for (let i = 0; i < N; i++) {
+      await producer.send({ topic, messages: [{ key: 'k', value: `v${i}` }] });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const got = await arrived;
+    const elapsed = Date.now() - t0;
+    expect(got.map((r) => r.value)).toEqual(Array.from({ length: N }, (_, i) => `v${i}`));
+
+    // Each data transaction writes one offset-sync record and then its commit marker, both in
+    // the sync topic (nothing else of this test's instance writes there): transactions = offsets / 2.
+    const offsets = await (await clients.admin('eu-west')).fetchTopicOffsets(`${t.instance}.offset-syncs.us-east`);
+    const transactions = offsets.reduce((n, p) => n + Number(p.high), 0) / 2;
+    expect(transactions).toBeGreaterThanOrEqual(2);
+    expect(transactions).toBeLessThanOrEqual(Math.ceil(elapsed / INTERVAL) + 2);
+  });
 });
