@@ -82,6 +82,8 @@ export interface PhaseFigures {
   regions: RegionFigures[];
   /** Cores used over the measured window, per process and in total (see bench/support/process-cpu.ts). */
   cpu: CpuUsage | undefined;
+  /** Copy transactions committed per second in the measured window, by the replicator's region. */
+  transactionsPerSec: Record<string, number>;
 }
 
 export function dist(values: readonly number[]): Dist {
@@ -203,5 +205,6 @@ export function analysePhase(raw: PhaseRaw, writeRegion: string): PhaseFigures {
     generatorMaxInFlight: load.maxInFlight,
     regions,
     cpu: raw.cpu,
+    transactionsPerSec: raw.transactionsPerSec,
   };
 }

@@ -3,7 +3,7 @@
  * uses, so repeats never see each other's documents, copies, offsets or transactional ids:
  * its own documents, dead-letter and heartbeat topics (all starting with the prefix the run's
  * replicators include), its own replication instance, index alias and consumer groups.
- * The replication mode is the caller's; everything else (batch sizes, intervals) is the deployment's default.
+ * The replication mode and copy interval are the caller's; everything else (batch sizes, intervals) is the deployment's default.
  */
 import { randomUUID } from 'node:crypto';
 import { validateDeployment } from '../../config/load.ts';
@@ -33,7 +33,7 @@ export interface RunDeployment {
   names: RunNames;
 }
 
-export function runDeployment(base: Readonly<Deployment>, mode: Deployment['replication']['mode'] = base.replication.mode): RunDeployment {
+export function runDeployment(base: Readonly<Deployment>, mode: Deployment['replication']['mode'] = base.replication.mode, minCopyIntervalMs: number = base.replication.minCopyIntervalMs): RunDeployment {
   const id = randomUUID().slice(0, 8);
   const prefix = `${RUN_PREFIX}${id}`;
   const names: RunNames = {
@@ -50,7 +50,7 @@ export function runDeployment(base: Readonly<Deployment>, mode: Deployment['repl
   const document = {
     ...doc,
     topics: { ...(doc['topics'] as object), documents: names.documents, deadLetter: names.deadLetter, heartbeats: names.heartbeats },
-    replication: { ...(doc['replication'] as object), mode, instance: names.instance, include: `${prefix}.*` },
+    replication: { ...(doc['replication'] as object), mode, minCopyIntervalMs, instance: names.instance, include: `${prefix}.*` },
   };
   return { deployment: validateDeployment(document, 'freshness benchmark deployment'), document, names };
 }

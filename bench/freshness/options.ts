@@ -25,6 +25,7 @@ backlog, and the OpenSearch bulk ceiling of the same documents in the same run.
   --kafka-probe                also time when each event becomes readable in Kafka (one more consumer per
                                region; off by default: the indexer's own intake time is the same stage)
   --replication-mode M         exactly-once (the default) or at-least-once: the replicators' mode for this run
+  --min-copy-interval-ms MS    replication.minCopyIntervalMs for this run (default: the deployment's)
   --no-capacity                skip the indexer capacity measurement (backlog catch-up)
   --no-ceiling                 skip the OpenSearch bulk ceiling
   --ceiling-max-docs N         documents per region in the ceiling (default 100000)
@@ -55,6 +56,8 @@ export interface FreshnessOptions {
   ceiling: boolean;
   kafkaProbe: boolean;
   replicationMode: Deployment['replication']['mode'];
+  /** replication.minCopyIntervalMs for the run; undefined: the deployment's. */
+  minCopyIntervalMs: number | undefined;
   ceilingMaxDocs: number;
   ceilingMinDocs: number;
   out: string | undefined;
@@ -92,6 +95,7 @@ export function parseOptions(argv: string[]): FreshnessOptions {
       'no-capacity': { type: 'boolean' },
       'kafka-probe': { type: 'boolean' },
       'replication-mode': { type: 'string' },
+      'min-copy-interval-ms': { type: 'string' },
       'no-ceiling': { type: 'boolean' },
       'ceiling-max-docs': { type: 'string' },
       'ceiling-min-docs': { type: 'string' },
@@ -122,6 +126,7 @@ export function parseOptions(argv: string[]): FreshnessOptions {
     ceiling: values['no-ceiling'] !== true,
     kafkaProbe: values['kafka-probe'] === true,
     replicationMode: mode,
+    minCopyIntervalMs: values['min-copy-interval-ms'] === undefined ? undefined : int('min-copy-interval-ms', values['min-copy-interval-ms'], 0, 0),
     ceilingMaxDocs: int('ceiling-max-docs', values['ceiling-max-docs'], 100_000, 1),
     ceilingMinDocs: int('ceiling-min-docs', values['ceiling-min-docs'], 20_000, 0),
     out: values.out,

@@ -54,6 +54,8 @@ export interface PhaseRaw {
   probe: Record<string, Array<number | null>>;
   traces: Record<string, IndexerTraceResult>;
   statuses: StatusSample[];
+  /** Copy transactions committed per second over the measured window, by the replicator's region. */
+  transactionsPerSec: Record<string, number>;
   /** CPU over the measured window: the stack's processes, the regions' servers, the machine. */
   cpu: CpuUsage | undefined;
 }
@@ -106,8 +108,14 @@ export async function runPhase(stack: Stack, run: RunDeployment, o: PhaseOptions
   let cpuFrom: CpuSnapshot | undefined;
   let cpu: CpuUsage | undefined;
   let lastReport = 0;
+  let txFrom: { at: number; counts: number[] } | undefined;
+  const replicators = [...stack.replicators];
+  const txCounts = (): Promise<number[]> => Promise.all(replicators.map(([, c]) => c.call<number>('transactions')));
   while (wallNow() < endAt) {
-    if (!cpuFrom && wallNow() >= windowFrom) cpuFrom = cpuSnapshot(pids);
+    if (!cpuFrom && wallNow() >= windowFrom) {
+      cpuFrom = cpuSnapshot(pids);
+      txFrom = { at: wallNow(), counts: await txCounts() };
+    }
     await sleep(Math.min(1_000, Math.max(0, endAt - wallNow())));
     const s = statuses[statuses.length - 1];
     if (s && wallNow() - lastReport >= 10_000) {
@@ -117,6 +125,13 @@ export async function runPhase(stack: Stack, run: RunDeployment, o: PhaseOptions
     }
   }
   if (cpuFrom) cpu = cpuUsage(cpuFrom, cpuSnapshot(pids));
+  const transactionsPerSec: Record<string, number> = {};
+  if (txFrom) {
+    const from = txFrom;
+    const to = await txCounts();
+    const seconds = (wallNow() - from.at) / 1000;
+    replicators.forEach(([region], i) => (transactionsPerSec[region] = Math.round(((to[i] ?? 0) - (from.counts[i] ?? 0)) / seconds)));
+  }
   const load = await stack.load.call<LoadResult>('finish', { timeoutMs: 30_000 }, 120_000);
   // Only documents whose write got a 202 are waited for (and measured).
   const expected: number[] = [];
@@ -126,5 +141,5 @@ export async function runPhase(stack: Stack, run: RunDeployment, o: PhaseOptions
   await sampler;
   const probe = (await stack.probe?.call<Record<string, Array<number | null>>>('collect')) ?? {};
   const traces = Object.fromEntries(await Promise.all([...stack.indexers].map(async ([region, c]) => [region, await c.call<IndexerTraceResult>('collect')] as const)));
-  return { tag, rate: o.rate, count, warmupCount, startAt, windowFrom, windowTo: endAt, sampleEvery: o.sampleEvery, load, seen, probe, traces, statuses, cpu };
+  return { tag, rate: o.rate, count, warmupCount, startAt, windowFrom, windowTo: endAt, sampleEvery: o.sampleEvery, load, seen, probe, traces, statuses, transactionsPerSec, cpu };
 }

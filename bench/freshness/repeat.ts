@@ -48,6 +48,7 @@ export interface RepeatOptions {
   logRoot: string;
   kafkaProbe: boolean;
   replicationMode: Deployment['replication']['mode'];
+  minCopyIntervalMs: number | undefined;
 }
 
 export interface RepeatResult {
@@ -74,7 +75,7 @@ export interface RepeatResult {
 
 export async function runRepeat(o: { base: Readonly<Deployment>; admins: ReadonlyMap<string, Admin>; serverPids: Readonly<Record<string, number>>; repeat: number; options: RepeatOptions; progress: (line: string) => void }): Promise<RepeatResult> {
   const opts = o.options;
-  const run = runDeployment(o.base, opts.replicationMode);
+  const run = runDeployment(o.base, opts.replicationMode, opts.minCopyIntervalMs);
   const t0 = Date.now();
   const logDir = join(opts.logRoot, run.names.prefix);
   const result: RepeatResult = {

@@ -119,6 +119,7 @@ async function bench(opts: FreshnessOptions, regions: SearchRegions, startedAt: 
     logRoot,
     kafkaProbe: opts.kafkaProbe,
     replicationMode: opts.replicationMode,
+    minCopyIntervalMs: opts.minCopyIntervalMs,
   };
   console.log(`freshness benchmark: writes in ${opts.writeRegion} at ${opts.rates.join(', ')} docs/s of ${opts.docBytes} B, ${opts.warmupSeconds} s warm-up + ${opts.seconds} s measured per rate, ${opts.repeats} repeats; observer samples 1 in ${opts.sampleEvery}, one search per region every ${opts.pollMs} ms`);
   console.log(`machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, Kafka ${machine.kafka} on ${machine.jdk}, OpenSearch ${machine.opensearch} on ${machine.opensearchJdk}, kafka-javascript ${machine.kafkaJavascript} (librdkafka ${machine.librdkafka}), load average ${machine.loadAverage1m}`);

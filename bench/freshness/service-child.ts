@@ -53,6 +53,8 @@ serveRpc({
     return { url: `http://127.0.0.1:${(ingest.app.server.address() as AddressInfo).port}` };
   },
   status: () => indexer?.status() ?? replicator?.status() ?? null,
+  /** Replicator only: copy transactions committed so far, over all its flows. */
+  transactions: async () => (replicator ? (await replicator.metrics.transactions.get()).values.filter((v) => v.labels['outcome'] === 'committed').reduce((n, v) => n + v.value, 0) : 0),
   watch: (w: ProbeWatch) => trace.startWatch(w),
   collect: () => trace.collect(),
   shutdown: () => {

@@ -15,6 +15,7 @@ plain clients as the ceiling in the same run, then replication latency at half t
   --repeats N                 repeats per setup; the report gives median and min-max (default 3)
   --partitions N              partitions of the source topic (default 6)
   --max-batch-records N       replication.maxBatchRecords (default: the deployment's, 10000)
+  --min-copy-interval-ms MS   replication.minCopyIntervalMs (default: the deployment's)
   --latency-seconds S         measured seconds of the latency phase (default 15)
   --latency-warmup-seconds S  unmeasured seconds before it (default 3)
   --latency-rate R            records/s of the latency phase instead of half the measured rate
@@ -42,6 +43,7 @@ export interface BenchOptions {
   repeats: number;
   partitions: number;
   maxBatchRecords: number | undefined;
+  minCopyIntervalMs: number | undefined;
   latencySeconds: number;
   latencyWarmupSeconds: number;
   /** Fixed records/s for the latency phase; undefined: half the rate measured in the same repeat. */
@@ -85,6 +87,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       repeats: { type: 'string' },
       partitions: { type: 'string' },
       'max-batch-records': { type: 'string' },
+      'min-copy-interval-ms': { type: 'string' },
       'latency-seconds': { type: 'string' },
       'latency-warmup-seconds': { type: 'string' },
       'latency-rate': { type: 'string' },
@@ -115,6 +118,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     repeats: int('repeats', values.repeats, 3, 1),
     partitions: int('partitions', values.partitions, 6, 1),
     maxBatchRecords: maxBatch === undefined ? undefined : int('max-batch-records', maxBatch, 0, 1),
+    minCopyIntervalMs: values['min-copy-interval-ms'] === undefined ? undefined : int('min-copy-interval-ms', values['min-copy-interval-ms'], 0, 0),
     latencySeconds: int('latency-seconds', values['latency-seconds'], 15, 1),
     latencyWarmupSeconds: int('latency-warmup-seconds', values['latency-warmup-seconds'], 3, 0),
     latencyRate: values['latency-rate'] === undefined ? undefined : int('latency-rate', values['latency-rate'], 0, 1),

@@ -45,6 +45,8 @@ export interface RepeatOptions {
   partitions: number;
   /** replication.maxBatchRecords of the replicator (and js.consumer.max.batch.size of the plain consumer). */
   maxBatchRecords: number;
+  /** replication.minCopyIntervalMs of the replicator. */
+  minCopyIntervalMs: number;
   latencyWarmupSeconds: number;
   /** Fixed records/s of the latency phase; undefined: half the measured rate. */
   latencyRate?: number | undefined;
@@ -115,7 +117,7 @@ export async function runRepeat(ctx: RepeatContext): Promise<RepeatResult> {
   const { clients, setup, options: o } = ctx;
   const startedAt = new Date().toISOString();
   const loadAverage1m = Math.round((loadavg()[0] ?? 0) * 100) / 100;
-  const rep = runReplication(ctx.deployment, { mode: setup.mode, maxBatchRecords: o.maxBatchRecords });
+  const rep = runReplication(ctx.deployment, { mode: setup.mode, maxBatchRecords: o.maxBatchRecords, minCopyIntervalMs: o.minCopyIntervalMs });
   const sourceTopic = `${rep.prefix}.docs`;
   const copyTopic = `${o.source}.${sourceTopic}`;
   const ceilingTopic = `${rep.prefix}-ceiling`;

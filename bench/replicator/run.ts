@@ -87,12 +87,14 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
   }
   const machine = machineInfo(regions.brokerPids);
   const maxBatchRecords = opts.maxBatchRecords ?? d.replication.maxBatchRecords;
+  const minCopyIntervalMs = opts.minCopyIntervalMs ?? d.replication.minCopyIntervalMs;
   const repeatOptions: RepeatOptions = {
     source: opts.source,
     target: opts.target,
     records: opts.records,
     partitions: opts.partitions,
     maxBatchRecords,
+    minCopyIntervalMs,
     latencyWarmupSeconds: opts.latencyWarmupSeconds,
     latencyRate: opts.latencyRate,
     latencySeconds: opts.latencySeconds,
@@ -108,7 +110,7 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
   const env = ['NODE_OPTIONS', 'UV_THREADPOOL_SIZE'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`);
   if (env.length > 0) console.log(`environment: ${env.join(' ')}`);
   console.log(`regions: ${regions.origin}; ${opts.source} ${bootstrap(opts.source).join(',')}, ${opts.target} ${bootstrap(opts.target).join(',')}`);
-  console.log(`replication.maxBatchRecords ${maxBatchRecords}; latency phase ${opts.latencyWarmupSeconds} s warm-up + ${opts.latencySeconds} s measured`);
+  console.log(`replication.maxBatchRecords ${maxBatchRecords}, minCopyIntervalMs ${minCopyIntervalMs}; latency phase ${opts.latencyWarmupSeconds} s warm-up + ${opts.latencySeconds} s measured`);
   const overrides: string[] = [...Object.entries(opts.replicatorConsumer).map(([k, v]) => `consumer ${k}=${v}`), ...Object.entries(opts.replicatorProducer).map(([k, v]) => `producer ${k}=${v}`)];
   if (opts.ceilingHeaders) console.log('ceiling producer adds the replicator\'s provenance headers (--ceiling-headers)');
   if (overrides.length > 0) console.log(`replicator ${opts.ab ? 'in the "tuned" variant' : 'in this run'} differs from the shipped one: ${overrides.join(', ')}`);
@@ -153,6 +155,7 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
         repeats: opts.repeats,
         partitions: opts.partitions,
         maxBatchRecords,
+        minCopyIntervalMs,
         latencySeconds: opts.latencySeconds,
         latencyWarmupSeconds: opts.latencyWarmupSeconds,
         pollMs: POLL_MS,
