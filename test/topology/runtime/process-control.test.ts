@@ -24,7 +24,10 @@ function shellSpec(dir: string, script: string, ready: (log: string) => boolean,
   };
 }
 
-describe('process control', () => {
+// Each test waits for real processes (readiness up to 5-10 s, state changes up to 5 s each).
+// These unit tests run while the integration setup boots eight JVMs, and then the whole vitest
+// session shares one autogroup's CPU with them: 5 s (vitest's default) was too little in CI.
+describe('process control', { timeout: 30_000 }, () => {
   const dirs: string[] = [];
   const pids: number[] = [];
   afterEach(async () => {
