@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Deployment } from '../config/schema.ts';
-import { kafkaClient } from '../core/kafka.ts';
+import { disconnectConsumer, kafkaClient } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import { sleep } from '../core/retry.ts';
 import { namingPolicy } from '../replicator/naming-policy.ts';
-import { H_ORIGIN_OFFSET, H_ORIGIN_PARTITION, H_ORIGIN_REGION } from '../replicator/provenance.ts';
+import { readOrigin } from '../replicator/provenance.ts';
 
 export interface CopyAudit {
   source: string;
@@ -66,11 +66,11 @@ export async function auditCopy(o: CopyAuditOptions): Promise<CopyAudit> {
     await consumer.run({
       eachMessage: ({ partition, message }) => {
         last = Date.now();
-        const h = message.headers ?? {};
+        const origin = readOrigin(message.headers);
         // Identity naming mixes local records into the same topic: only the source's count.
-        if (String(h[H_ORIGIN_REGION] ?? '') !== o.source) return Promise.resolve();
-        const op = Number(String(h[H_ORIGIN_PARTITION]));
-        const oo = Number(String(h[H_ORIGIN_OFFSET]));
+        if (origin?.region !== o.source) return Promise.resolve();
+        const op = origin.partition;
+        const oo = Number(origin.offset);
         copies++;
         if (op !== partition) misplaced++;
         const list = order.get(op) ?? [];
@@ -84,7 +84,7 @@ export async function auditCopy(o: CopyAuditOptions): Promise<CopyAudit> {
     // Anything past the source's records would be a duplicate: linger to see it.
     await sleep(1_500);
   } finally {
-    await consumer.disconnect();
+    await disconnectConsumer(consumer, 15_000, o.log);
   }
 
   const duplicates: string[] = [];

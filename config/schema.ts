@@ -117,12 +117,19 @@ export const ReplicationSchema = z
     maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000),
     maxBatchBytes: z.number().int().min(1_024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
     /**
-     * A partition starts at most one copy (transaction) per this interval, unless minCopyRecords
-     * records wait: at low rates, fewer and larger transactions for at most this much more
-     * latency; at high rates copies are that large anyway and start at once.
+     * A flow starts at most one copy (one transaction across its partitions) per this interval,
+     * unless minCopyRecords records wait in all: at low rates, fewer and larger transactions for
+     * at most this much more latency; at high rates copies are that large anyway and start at once.
      */
-    minCopyIntervalMs: z.number().int().min(0).max(1_000).default(500),
+    minCopyIntervalMs: z.number().int().min(0).max(1_000).default(0),
     minCopyRecords: z.number().int().min(1).max(100_000).default(100),
+    /**
+     * The source consumer's fetch: the source broker answers once this many bytes wait for it, or
+     * after fetchMaxWaitMs. 1: as soon as one record does (the lowest latency, one fetch request per
+     * few records at low rates); larger: fewer, fuller fetches for up to fetchMaxWaitMs more.
+     */
+    fetchMinBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(1_048_576),
+    fetchMaxWaitMs: z.number().int().min(1).max(10_000).default(20),
     /** Cap of the backoff while a region is unavailable. */
     maxBackoffMs: z.number().int().min(100).max(60_000).default(5_000),
   })
@@ -136,8 +143,10 @@ export const ReplicationSchema = z
     heartbeatIntervalMs: 1_000,
     maxBatchRecords: 10_000,
     maxBatchBytes: 8 * 1024 * 1024,
-    minCopyIntervalMs: 500,
+    minCopyIntervalMs: 0,
     minCopyRecords: 100,
+    fetchMinBytes: 1_048_576,
+    fetchMaxWaitMs: 20,
     maxBackoffMs: 5_000,
   });
 

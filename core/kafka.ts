@@ -7,6 +7,7 @@ import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { GeoError } from './errors.ts';
 import './kafka-client-fixes.ts';
 import type { Logger } from './logger.ts';
+import { RepeatFilter } from './repeat-filter.ts';
 
 export { KafkaJS };
 export type KafkaClient = KafkaJS.Kafka;
@@ -33,7 +34,8 @@ export function kafkaClient(o: KafkaClientOptions): KafkaClient {
 }
 
 /**
- * Consumer settings for the pipeline's hot consumers (replicator sources, indexers): the broker
+ * Consumer settings for the indexers' hot consumers (the replicator's source consumer takes its
+ * own from replication.fetchMinBytes / fetchMaxWaitMs): the broker
  * holds a fetch until it has 1 MiB for it or 50 ms have passed. librdkafka's defaults answer as
  * soon as one record arrives, which at a few hundred records a second is one fetch request per
  * record per consumer. Measured (docs/BENCHMARKS.md, 2026-12-03): less CPU on the source broker,
@@ -43,16 +45,77 @@ export function kafkaClient(o: KafkaClientOptions): KafkaClient {
 export const BATCHED_FETCH = Object.freeze({ 'fetch.wait.max.ms': 50, 'fetch.min.bytes': 1_048_576 });
 
 function bridgeLogger(log: Logger): KafkaJS.Logger {
+  const repeats = new RepeatFilter();
+  const emit = (level: 'info' | 'error' | 'warn', message: string, extra: object | undefined): void => {
+    const held = repeats.admit(`${level} ${message}`);
+    if (held === undefined) return;
+    log[level]({ ...extra, ...(held > 0 ? { repeatsHeldBack: held } : {}) }, message);
+  };
   const self: KafkaJS.Logger = {
-    info: (message, extra) => log.info(extra ?? {}, message),
-    error: (message, extra) => log.error(extra ?? {}, message),
-    warn: (message, extra) => log.warn(extra ?? {}, message),
+    info: (message, extra) => emit('info', message, extra),
+    error: (message, extra) => emit('error', message, extra),
+    warn: (message, extra) => emit('warn', message, extra),
     debug: (message, extra) => log.debug(extra ?? {}, message),
     namespace: () => self,
     // The pino logger's own level decides what is kept.
     setLogLevel: () => undefined,
   };
   return self;
+}
+
+/**
+ * The `event.error` listener for the binding's own clients: logs each error with its code, and
+ * holds back repeats of the same one (RepeatFilter) so that an outage is a few lines, not a flood.
+ */
+export function bindingErrorListener(log: Logger, what: string, level: 'warn' | 'debug' = 'warn'): (err: { message: string; code?: number; isFatal?: boolean }) => void {
+  const repeats = new RepeatFilter();
+  return (err) => {
+    const held = repeats.admit(`${err.code ?? ''} ${err.message}`);
+    if (held === undefined) return;
+    log[level]({ err: err.message, code: err.code, ...(err.isFatal === true ? { fatal: true } : {}), ...(held > 0 ? { repeatsHeldBack: held } : {}) }, what);
+  };
+}
+
+/**
+ * An error of the binding's own API (LibrdKafkaError: code, isFatal, isRetriable,
+ * isTxnRequiresAbort) as an Error in the shape of the compat client's (code, fatal, retriable,
+ * abortable), which kafkaError() and the replicator read.
+ */
+export function bindingError(err: unknown): Error {
+  const e = err as { message?: string; code?: number; isFatal?: boolean; isRetriable?: boolean; isTxnRequiresAbort?: boolean };
+  return Object.assign(new Error(e.message ?? String(err)), { code: e.code, fatal: e.isFatal === true, retriable: e.isRetriable === true, abortable: e.isTxnRequiresAbort === true });
+}
+
+/**
+ * Disconnects a KafkaJS-compatible consumer that runs (`run()`), waiting at most `waitMs`.
+ * Its disconnect waits for its run loop's lock, and in @confluentinc/kafka-javascript 1.10.1 a
+ * fetch of that loop can wait forever for a rebalance callback's promise when two rebalance
+ * events come close together (seen in CI: a stop hung for the whole 300 s hook timeout). Past
+ * the wait, the librdkafka consumer underneath is closed directly, so that it leaves its group
+ * and its partitions move on, and the compat object is abandoned. Never throws.
+ */
+export async function disconnectConsumer(c: Consumer, waitMs: number, log: Logger): Promise<void> {
+  const done = c.disconnect().then(
+    () => true,
+    () => true,
+  );
+  if (await within(done, waitMs)) return;
+  log.warn({ waitedMs: waitMs }, 'consumer disconnect stuck in the client library; closing its librdkafka consumer directly');
+  try {
+    const raw = (c as unknown as { _getInternalClient(): { isConnected(): boolean; disconnect(cb: () => void): void } })._getInternalClient();
+    if (raw.isConnected()) await within(new Promise<boolean>((resolve) => raw.disconnect(() => resolve(true))), waitMs);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'closing the librdkafka consumer failed');
+  }
+}
+
+async function within(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Maps any Kafka client error to a GeoError: retriable ones (broker down, timeouts) become KAFKA_UNAVAILABLE. */

@@ -1,28 +1,41 @@
 /**
  * One replication flow, source region → target region, in one process. It owns its clients,
- * so a dead region stalls only the flows that touch it. Partitions are spread over every
- * process running the same flow by the source cluster's consumer-group protocol
- * (cooperative-sticky: a rebalance moves only the partitions that must move).
+ * so a dead region stalls only the flows that touch it.
+ *
+ * Partitions are spread over every process running the same flow by the checkpoint group on
+ * the *target* cluster (cooperative-sticky: a rebalance moves only the partitions that must
+ * move). Its members subscribe to the copies, which have the source's partitions, and never
+ * fetch them: a member's assignment says which source partitions it copies, and its generation
+ * is what the target's group coordinator checks when a transaction commits their checkpoints,
+ * so a process that lost partitions can never commit copies of them (KIP-447).
+ *
+ * Every partition has a lane of fetched records; one copy loop per flow takes what waits in
+ * every lane into one transaction.
  */
-import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { ReplicationConfig } from '../config/schema.ts';
 import { GeoError, isRetriable } from '../core/errors.ts';
 import type { Admin, Consumer, KafkaClient } from '../core/kafka.ts';
-import { BATCHED_FETCH, kafkaClient, kafkaError } from '../core/kafka.ts';
+import { kafkaClient, kafkaError } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import { backoffDelay, sleep } from '../core/retry.ts';
+import { SerialQueue } from '../core/serial-queue.ts';
 import type { ReplicatorMetrics } from './metrics.ts';
 import { flowNames } from './names.ts';
 import type { FlowNames } from './names.ts';
 import { namingPolicy } from './naming-policy.ts';
 import type { NamingPolicy } from './naming-policy.ts';
-import { PartitionCopier, isFatal, isFenced, isPoison } from './partition-copier.ts';
+import { CheckpointMember } from './checkpoint-member.ts';
+import type { Checkpoint, RebalanceKind } from './checkpoint-member.ts';
+import { CopyFailure, FlowCopier, isFatal, isFenced, isPoison } from './flow-copier.ts';
+import type { CopyPart, CopyResult } from './flow-copier.ts';
 import { PartitionLane } from './partition-lane.ts';
+import { SourceReader } from './source-reader.ts';
+import type { SourceBatch, SourcePosition, SourceRecord } from './source-reader.ts';
 import { TopicSync } from './topic-sync.ts';
 import type { SyncResult, TopicConflict } from './topic-sync.ts';
 
 export type FlowState = 'starting' | 'running' | 'unavailable' | 'paused' | 'stopped';
-export type PartitionState = 'opening' | 'copying' | 'idle' | 'retrying' | 'error' | 'fenced';
+export type PartitionState = 'opening' | 'copying' | 'idle' | 'retrying' | 'error';
 
 export interface RegionEndpoint {
   readonly name: string;
@@ -67,24 +80,23 @@ export interface FlowOptions {
 }
 
 interface Slot {
-  copier: PartitionCopier;
   status: PartitionStatus;
   /** Fetched records waiting for their copy. */
   lane: PartitionLane;
-  /** The copy loop while it runs, so a revoke can wait for the copy in flight. */
-  busy: Promise<unknown>;
-  running: boolean;
   /** Fetching paused because the lane is full. */
   backpressured: boolean;
   failures: number;
-  /** When the last copy was started (minCopyIntervalMs counts from it). */
-  lastCopyAt: number;
-  /** Ends the copy loop's wait for more records (set while it waits). */
-  wake: (() => void) | undefined;
 }
 
-const ASSIGN = -175;
-const REVOKE = -174;
+/** A slot's share of the copy being made. */
+interface Part {
+  key: string;
+  slot: Slot;
+  records: SourceRecord[];
+}
+
+type TP = { topic: string; partition: number };
+
 
 export class Flow {
   readonly names: FlowNames;
@@ -97,21 +109,35 @@ export class Flow {
   private targetKafka!: KafkaClient;
   private sourceAdmin: Admin | undefined;
   private targetAdmin: Admin | undefined;
-  private checkpointConsumer: Consumer | undefined;
-  private consumer: Consumer | undefined;
+  /** This process's member of the checkpoint group (target cluster): assignment and fencing. */
+  private member: CheckpointMember | undefined;
+  /** Reads checkpoints without waiting for open transactions, to learn who owned a partition. */
+  private peek: Consumer | undefined;
+  private reader: SourceReader | undefined;
+  private copier: FlowCopier | undefined;
   private topicSync: TopicSync | undefined;
+  /** By source partition, `<topic>/<partition>`. */
   private readonly slots = new Map<string, Slot>();
   private readonly targetOf = new Map<string, string>();
+  private readonly sourceOf = new Map<string, string>();
   private subscribed: string[] = [];
   private conflicts: TopicConflict[] = [];
   private stopping = false;
   private paused = false;
-  private rebalancing: Promise<void> = Promise.resolve();
-  /** Assigned partitions that fetched with no copier, being adopted (see adoptOrphan). */
-  private readonly orphans = new Set<string>();
+  /**
+   * Rebalance events one at a time: an assignment whose partitions are still opening (retrying
+   * against a coordinator that moved) must not interleave with the next event.
+   */
+  private readonly rebalances = new SerialQueue();
+  /** Transactions (copies and claims) one at a time: the copier has one producer. */
+  private readonly transactions = new SerialQueue();
+  /** The copy in flight (resolved when none), so a revoke can wait for it. */
+  private inFlight: Promise<void> = Promise.resolve();
+  private copyLoop: Promise<void> | undefined;
+  private lastCopyAt = 0;
+  private wakeCopy: AbortController | undefined;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
-  private readonly background = new Set<Promise<unknown>>();
 
   constructor(o: FlowOptions) {
     this.o = o;
@@ -140,7 +166,7 @@ export class Flow {
 
   pause(reason = 'paused by an operator'): void {
     this.paused = true;
-    this.pauseAll();
+    this.reader?.pause(this.assignedSources());
     this.setState('paused', reason);
   }
 
@@ -150,11 +176,11 @@ export class Flow {
       if (slot.status.state === 'error') slot.status.state = 'idle';
       slot.backpressured = false;
     }
-    this.resumeAll();
+    this.reader?.resume(this.assignedSources());
     // Records fetched before the pause wait in their lanes.
-    for (const slot of this.slots.values()) if (slot.lane.records > 0) this.drain(slot);
+    this.wake();
     // Running only if connected; otherwise the flow loop reports what it finds next.
-    if (this.state === 'paused') this.setState(this.consumer ? 'running' : 'starting');
+    if (this.state === 'paused') this.setState(this.member ? 'running' : 'starting');
   }
 
   status(): FlowStatus {
@@ -180,7 +206,7 @@ export class Flow {
       try {
         await this.connect();
         const sync = await this.topicSync?.syncOnce();
-        if (sync) await this.applySync(sync);
+        if (sync) this.applySync(sync);
         failures = 0;
         if (!this.paused && this.state !== 'running') this.setState('running');
         await sleep(this.o.config.topicSyncIntervalMs, this.stopController.signal);
@@ -198,7 +224,7 @@ export class Flow {
   }
 
   private async connect(): Promise<void> {
-    if (this.consumer) return;
+    if (this.member) return;
     const c = this.o.config;
     this.sourceKafka = kafkaClient({ bootstrap: this.o.source.bootstrap, clientId: `${this.names.flowId}`, log: this.log });
     this.targetKafka = kafkaClient({ bootstrap: this.o.target.bootstrap, clientId: `${this.names.flowId}`, log: this.log });
@@ -209,121 +235,93 @@ export class Flow {
       this.sourceAdmin = sourceAdmin;
       await targetAdmin.connect();
       this.targetAdmin = targetAdmin;
-      const ckpt = this.targetKafka.consumer({ kafkaJS: { groupId: this.names.checkpointGroup, autoCommit: false } });
-      await ckpt.connect();
-      this.checkpointConsumer = ckpt;
       this.topicSync = new TopicSync({ sourceRegion: this.o.source.name, sourceBootstrap: this.o.source.bootstrap, targetBootstrap: this.o.target.bootstrap, sourceAdmin, targetAdmin, policy: this.policy, names: this.names, log: this.log });
-      const consumer = this.sourceKafka.consumer({
-        'isolation.level': 'read_committed',
-        'enable.auto.commit': false,
-        'partition.assignment.strategy': 'cooperative-sticky',
-        'session.timeout.ms': 10_000,
-        'heartbeat.interval.ms': 1_000,
-        'max.poll.interval.ms': 300_000,
-        'topic.metadata.refresh.interval.ms': Math.min(5_000, c.topicSyncIntervalMs),
-        'fetch.max.bytes': 64 * 1024 * 1024,
-        'max.partition.fetch.bytes': 8 * 1024 * 1024,
-        'queued.max.messages.kbytes': 262_144,
-        ...BATCHED_FETCH,
-        'js.consumer.max.batch.size': c.maxBatchRecords,
-        rebalance_cb: (err: { code: number }, assignment: KafkaJS.TopicPartition[], fns: { assign: (a: KafkaJS.TopicPartitionOffset[]) => void; unassign: (a: KafkaJS.TopicPartition[]) => void }) => this.serially(() => this.onRebalance(err, assignment, fns)),
-        kafkaJS: { groupId: this.names.sourceGroup, autoCommit: false, fromBeginning: true },
+      const peek = this.targetKafka.consumer({ 'isolation.level': 'read_uncommitted', kafkaJS: { groupId: this.names.checkpointGroup, autoCommit: false } });
+      await peek.connect();
+      this.peek = peek;
+      const reader = new SourceReader({ bootstrap: this.o.source.bootstrap, clientId: this.names.flowId, groupId: this.names.sourceGroup, maxRecords: c.maxBatchRecords, fetchMinBytes: c.fetchMinBytes, fetchMaxWaitMs: c.fetchMaxWaitMs, log: this.log, onBatch: (b) => this.onBatch(b) });
+      this.reader = reader;
+      await reader.connect();
+      const member = new CheckpointMember({
+        bootstrap: this.o.target.bootstrap,
+        clientId: this.names.flowId,
+        groupId: this.names.checkpointGroup,
+        metadataRefreshMs: Math.min(5_000, c.topicSyncIntervalMs),
+        onRebalance: (kind, tps) => this.rebalances.run(() => this.onRebalance(kind, tps)),
+        log: this.log,
       });
-      await consumer.connect();
-      this.consumer = consumer;
+      await member.connect();
+      this.member = member;
+      const copier = new FlowCopier({ names: this.names, sourceRegion: this.o.source.name, targetRegion: this.o.target.name, mode: c.mode, skipReplicated: this.policy.kind === 'identity', targetBootstrap: this.o.target.bootstrap, member, log: this.log });
+      await copier.open();
+      this.copier = copier;
+      this.copyLoop = this.copyForever();
     } catch (err) {
       await this.teardownClients();
       throw kafkaError(err, `connecting ${this.names.flowId}`);
     }
   }
 
-  private async applySync(sync: SyncResult): Promise<void> {
+  private applySync(sync: SyncResult): void {
     this.conflicts = sync.conflicts;
-    for (const t of sync.topics) this.targetOf.set(t.source, t.target);
+    for (const t of sync.topics) {
+      this.targetOf.set(t.source, t.target);
+      this.sourceOf.set(t.target, t.source);
+    }
     const topics = sync.topics.map((t) => t.source).sort();
-    const consumer = this.consumer;
-    if (!consumer) return;
+    const member = this.member;
+    if (!member) return;
     if (topics.join('\n') === this.subscribed.join('\n')) return;
-    const first = this.subscribed.length === 0;
     this.subscribed = topics;
     if (topics.length === 0) return;
-    await consumer.subscribe({ topics, replace: true });
-    if (first) {
-      await consumer.run({
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 16,
-        eachBatch: (payload) => this.onBatch(payload),
-      });
-    }
+    member.subscribe(sync.topics.map((t) => t.target).sort());
     this.log.info({ topics }, 'subscribed');
   }
 
-  /**
-   * Rebalance events (and adopting orphans) one at a time: an assignment whose copiers are still
-   * opening (retrying against a coordinator that moved) must not interleave with the next event,
-   * or a partition can end up assigned to the consumer with no copier for it.
-   */
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.rebalancing.then(fn, fn);
-    this.rebalancing = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+  private async onRebalance(kind: RebalanceKind, tps: TP[]): Promise<void> {
+    if (kind === 'assign') await this.openPartitions(tps);
+    else await this.closePartitions(tps);
   }
 
-  private async onRebalance(err: { code: number }, assignment: KafkaJS.TopicPartition[], fns: { assign: (a: KafkaJS.TopicPartitionOffset[]) => void; unassign: (a: KafkaJS.TopicPartition[]) => void }): Promise<void> {
-    if (err.code === ASSIGN) {
-      const withOffsets = await this.openPartitions(assignment);
-      fns.assign(withOffsets);
-      // A partition this process once paused (fenced, or stopped on a poison record) and now
-      // owns again must not stay paused: its new copier starts clean.
-      if (!this.paused && withOffsets.length > 0) {
-        try {
-          this.consumer?.resume(withOffsets.map((tp) => ({ topic: tp.topic, partitions: [tp.partition] })));
-        } catch (resumeErr) {
-          this.log.warn({ err: (resumeErr as Error).message }, 'could not resume newly assigned partitions');
-        }
-      }
-    } else if (err.code === REVOKE) {
-      // Hand the partitions back at once and close their producers afterwards: waiting inside
-      // the callback stalls the consumer (and its disconnect). A copy still in flight is safe:
-      // the next owner's initialisation of the same transactional id fences and aborts it.
-      fns.unassign(assignment);
-      for (const tp of assignment) this.track(this.closePartition(`${tp.topic}/${tp.partition}`));
-    }
+  /** The source partition of an assigned copy partition (undefined: not a copy this flow knows). */
+  private sourceTp(tp: TP): TP | undefined {
+    const topic = this.sourceOf.get(tp.topic);
+    return topic === undefined ? undefined : { topic, partition: tp.partition };
   }
 
   /**
-   * Opens a copier per new partition (initialising its transactional id, which fences a previous
-   * owner and settles its open transaction), then reads the checkpoints with require_stable so
-   * each partition starts exactly after the last committed copy. Retries until it works or the
-   * flow stops: consuming without a ready copier could only be thrown away.
+   * Takes over newly assigned partitions: fences their previous owners' producers (settling any
+   * transaction they left open), reads the checkpoints with require_stable, claims them (so the
+   * next owner knows whom to fence), and starts fetching each exactly at its checkpoint. Retries
+   * until it works or the flow stops: copying without a checkpoint could only be thrown away.
    */
-  private async openPartitions(assignment: KafkaJS.TopicPartition[]): Promise<KafkaJS.TopicPartitionOffset[]> {
+  private async openPartitions(assignment: readonly TP[]): Promise<void> {
+    const copies = assignment.filter((tp) => this.sourceTp(tp) !== undefined && !this.slots.has(key(this.sourceTp(tp) as TP)));
+    if (copies.length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        // A partition whose slot is still open and healthy is not reset: a copy of it may be in
-        // flight, and its lane knows where fetching must go on.
-        const kept = new Set(assignment.map((tp) => `${tp.topic}/${tp.partition}`).filter((k) => this.slots.has(k) && this.slots.get(k)?.status.state !== 'fenced'));
-        await Promise.all(assignment.map((tp) => this.openSlot(tp.topic, tp.partition)));
-        const checkpoints = await this.readCheckpoints(assignment);
-        return assignment.map((tp) => {
-          const key = `${tp.topic}/${tp.partition}`;
-          const slot = this.slots.get(key);
-          let next = checkpoints.get(key);
-          if (slot && kept.has(key)) {
-            next = slot.lane.nextOffset() ?? next;
-          } else if (slot) {
-            slot.status.nextSourceOffset = next;
-            slot.status.state = 'idle';
-            slot.lane.reset(next);
-          }
-          // No checkpoint yet: copy the partition from its beginning (-2, librdkafka's "beginning").
-          return { topic: tp.topic, partition: tp.partition, offset: next === undefined ? -2 : Number(next) } as unknown as KafkaJS.TopicPartitionOffset;
-        });
+        const eos = this.o.config.mode === 'exactly-once';
+        if (eos) await this.fencePreviousOwners(copies);
+        const checkpoints = await this.readCheckpoints(copies);
+        if (eos) await this.claim(copies, checkpoints);
+        const positions: SourcePosition[] = [];
+        for (const tp of copies) {
+          const src = this.sourceTp(tp) as TP;
+          const next = checkpoints.get(`${tp.topic}/${tp.partition}`);
+          const slot = this.newSlot(src.topic, tp.topic, src.partition);
+          slot.status.nextSourceOffset = next;
+          slot.lane.reset(next);
+          positions.push({ ...src, offset: next });
+        }
+        this.reader?.assign(positions);
+        // librdkafka keeps a partition's pause across unassign and assign: one this process
+        // paused before it lost it (a rewind, a full lane) would otherwise never fetch again.
+        if (this.paused) this.reader?.pause(positions);
+        else this.reader?.resume(positions);
+        this.log.info({ partitions: positions.map((p) => `${p.topic}/${p.partition}@${p.offset ?? 'beginning'}`) }, 'partitions assigned');
+        return;
       } catch (err) {
-        if (this.stopping) return [];
+        if (this.stopping) return;
         const delay = backoffDelay(attempt, { baseDelayMs: 250, maxDelayMs: this.o.config.maxBackoffMs });
         this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'opening assigned partitions failed; retrying');
         this.setState('unavailable', (err as Error).message);
@@ -332,397 +330,366 @@ export class Flow {
     }
   }
 
-  private async openSlot(topic: string, partition: number): Promise<void> {
-    const key = `${topic}/${partition}`;
-    const existing = this.slots.get(key);
-    if (existing && existing.status.state !== 'fenced') return;
-    const targetTopic = this.targetOf.get(topic) ?? this.policy.targetTopic(this.o.source.name, topic);
-    if (!this.checkpointConsumer) throw new GeoError('KAFKA_UNAVAILABLE', 'checkpoint consumer not connected');
-    const copier = new PartitionCopier({
-      names: this.names,
-      sourceRegion: this.o.source.name,
-      targetRegion: this.o.target.name,
-      sourceTopic: topic,
-      targetTopic,
-      partition,
-      mode: this.o.config.mode,
-      skipReplicated: this.policy.kind === 'identity',
-      writeOffsetSyncs: topic !== this.o.heartbeatTopic,
-      target: this.targetKafka,
-      checkpointConsumer: this.checkpointConsumer,
-      log: this.log,
-    });
-    const status: PartitionStatus = { topic, targetTopic, partition, state: 'opening', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined, copyStartedAt: undefined };
-    const lane = new PartitionLane({ maxRecords: this.o.config.maxBatchRecords, maxBytes: this.o.config.maxBatchBytes });
-    this.slots.set(key, { copier, status, lane, busy: Promise.resolve(), running: false, backpressured: false, failures: 0, lastCopyAt: 0, wake: undefined });
+  /**
+   * Initialises the transactional ids named by the partitions' last checkpoints, unless ours.
+   * Without it, a transaction left open by an owner that died would hold back every
+   * read_committed reader of its partitions (and our checkpoint reads) until it timed out.
+   * Correctness does not depend on it (the group generation fences commits), so a failure is
+   * only logged.
+   */
+  private async fencePreviousOwners(copies: readonly TP[]): Promise<void> {
+    const peek = this.peek;
+    const copier = this.copier;
+    if (!peek || !copier) throw new GeoError('KAFKA_UNAVAILABLE', 'flow clients not connected');
     try {
-      await copier.open();
+      const owners = (await peek.committed(copies.map((tp) => ({ topic: tp.topic, partition: tp.partition })), 10_000)).map((p) => (p as { metadata?: string | null }).metadata).filter((m): m is string => typeof m === 'string' && m.length > 0);
+      await copier.fence(owners);
     } catch (err) {
-      this.slots.delete(key);
-      throw err;
+      this.log.warn({ err: (err as Error).message }, 'could not fence the previous owners of assigned partitions; a transaction they left open ends at its timeout');
     }
   }
 
-  private async closePartition(key: string): Promise<void> {
-    const slot = this.slots.get(key);
-    if (!slot) return;
-    this.slots.delete(key);
-    slot.lane.reset(undefined);
-    await slot.busy.catch(() => undefined);
-    await slot.copier.close();
-    const [topic, partition] = [slot.status.topic, String(slot.status.partition)];
-    this.o.metrics.lagRecords.remove({ flow: this.id, topic, partition });
-    this.o.metrics.lagSeconds.remove({ flow: this.id, topic, partition });
-    this.o.metrics.checkpointAge.remove({ flow: this.id, topic, partition });
+  /** Rewrites the checkpoints just read as ours. An optimisation for the next owner's fencing, so a failure is only logged. */
+  private async claim(copies: readonly TP[], checkpoints: ReadonlyMap<string, string>): Promise<void> {
+    const claims = copies.flatMap((tp) => {
+      const offset = checkpoints.get(`${tp.topic}/${tp.partition}`);
+      return offset === undefined ? [] : [{ targetTopic: tp.topic, partition: tp.partition, offset }];
+    });
+    if (claims.length === 0) return;
+    try {
+      await this.transactions.run(() => (this.copier as FlowCopier).claim(claims));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not claim assigned partitions');
+    }
+  }
+
+  private newSlot(topic: string, targetTopic: string, partition: number): Slot {
+    const status: PartitionStatus = { topic, targetTopic, partition, state: 'idle', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined, copyStartedAt: undefined };
+    const slot: Slot = { status, lane: new PartitionLane({ maxRecords: this.o.config.maxBatchRecords, maxBytes: this.o.config.maxBatchBytes }), backpressured: false, failures: 0 };
+    this.slots.set(key({ topic, partition }), slot);
+    return slot;
   }
 
   /**
-   * The committed checkpoints (next source offset) of these source partitions, read through the
-   * checkpoint group's consumer: an OffsetFetch that requires stable offsets (its isolation
-   * level is read_committed), so a checkpoint whose transaction is still open is waited for,
-   * never read half-done. Not the admin client's fetchOffsets: librdkafka 2.15's admin
-   * coordinator requests abort the whole process (assertion `eonce->refcnt > 0`) when the group
-   * coordinator goes away mid-request, which is exactly when a rewind reads checkpoints.
+   * Gives partitions back: no copy takes their records any more, and the copy in flight (which
+   * may hold some) ends, committed or aborted, before the group may hand them to another member.
    */
-  private async readCheckpoints(tps: readonly KafkaJS.TopicPartition[]): Promise<Map<string, string>> {
-    // A cooperative rebalance can assign nothing new.
-    if (tps.length === 0) return new Map();
-    const consumer = this.checkpointConsumer;
-    if (!consumer) throw new GeoError('KAFKA_UNAVAILABLE', 'checkpoint consumer not connected');
-    const targetOf = (topic: string): string => this.targetOf.get(topic) ?? this.policy.targetTopic(this.o.source.name, topic);
-    let fetched: Awaited<ReturnType<Consumer['committed']>>;
+  private async closePartitions(assignment: readonly TP[]): Promise<void> {
+    const sources = assignment.map((tp) => this.sourceTp(tp)).filter((tp): tp is TP => tp !== undefined);
+    for (const tp of sources) {
+      const slot = this.slots.get(key(tp));
+      if (!slot) continue;
+      this.slots.delete(key(tp));
+      slot.lane.reset(undefined);
+      const labels = { flow: this.id, topic: tp.topic, partition: String(tp.partition) };
+      this.o.metrics.lagRecords.remove(labels);
+      this.o.metrics.lagSeconds.remove(labels);
+      this.o.metrics.checkpointAge.remove(labels);
+    }
     try {
-      fetched = await consumer.committed(tps.map((tp) => ({ topic: targetOf(tp.topic), partition: tp.partition })), 10_000);
+      this.reader?.unassign(sources);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not unassign source partitions');
+    }
+    await this.inFlight;
+  }
+
+  /**
+   * The committed checkpoints (next source offset) of these copy partitions, read through the
+   * member: an OffsetFetch that requires stable offsets (its isolation level is
+   * read_committed), so a checkpoint whose transaction is still open is waited for, never read
+   * half-done. Not the admin client's fetchOffsets: librdkafka 2.15's admin coordinator
+   * requests abort the whole process (assertion `eonce->refcnt > 0`) when the group
+   * coordinator goes away mid-request, which is exactly when a rewind reads checkpoints.
+   * Keyed by copy partition.
+   */
+  private async readCheckpoints(copies: readonly TP[]): Promise<Map<string, string>> {
+    if (copies.length === 0) return new Map();
+    const member = this.member;
+    if (!member) throw new GeoError('KAFKA_UNAVAILABLE', 'checkpoint member not connected');
+    let fetched: Checkpoint[];
+    try {
+      fetched = await member.committed(copies, 10_000);
     } catch (err) {
       throw kafkaError(err, `reading checkpoints of ${this.names.flowId}`);
     }
-    const byTarget = new Map<string, string>();
-    // No checkpoint yet comes back as null (or a negative sentinel).
-    for (const p of fetched) if (typeof p.offset === 'string' && /^\d+$/.test(p.offset)) byTarget.set(`${p.topic}/${p.partition}`, p.offset);
     const out = new Map<string, string>();
-    for (const tp of tps) {
-      const next = byTarget.get(`${targetOf(tp.topic)}/${tp.partition}`);
-      if (next !== undefined) out.set(`${tp.topic}/${tp.partition}`, next);
-    }
+    for (const p of fetched) if (p.offset !== undefined) out.set(`${p.topic}/${p.partition}`, p.offset);
     return out;
   }
 
-  /**
-   * Takes a fetched batch into its partition's lane and returns at once: the partition's copy
-   * loop (drain) copies it, so the consumer keeps fetching every partition meanwhile.
-   */
-  private onBatch(payload: KafkaJS.EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    const key = `${batch.topic}/${batch.partition}`;
-    const slot = this.slots.get(key);
-    if (batch.messages.length === 0) return Promise.resolve();
-    if (!slot) {
-      // Assigned, fetching, and no copier: never drop it silently. Stop fetching it and open its
-      // copier from the checkpoint, as an assignment would.
-      payload.pause();
-      if (!this.orphans.has(key) && !this.stopping) {
-        this.orphans.add(key);
-        this.log.warn({ partition: key, firstOffset: batch.messages[0]?.offset }, 'records of a partition with no copier; opening one from its checkpoint');
-        this.track(this.serially(() => this.adoptOrphan(batch.topic, batch.partition)).finally(() => this.orphans.delete(key)));
-      }
-      return Promise.resolve();
-    }
-    if (this.paused || slot.status.state === 'error' || slot.status.state === 'fenced') {
+  /** Takes a fetched batch into its partition's lane; the copy loop copies it. */
+  private onBatch(batch: SourceBatch): void {
+    const k = key(batch);
+    const slot = this.slots.get(k);
+    // Not ours (any more): the partition was revoked after this was fetched. Its new owner copies it.
+    if (!slot || batch.messages.length === 0) return;
+    const reader = this.reader;
+    if (this.paused || slot.status.state === 'error' || slot.status.state === 'retrying') {
       // Fetch again from where the lane goes on (everything before it is queued or copied).
-      payload.pause();
-      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: slot.lane.nextOffset() ?? batch.messages[0]?.offset ?? '-2' });
-      return Promise.resolve();
+      reader?.pause([batch]);
+      if (slot.status.state !== 'retrying') reader?.seek(batch.topic, batch.partition, slot.lane.nextOffset() ?? String(batch.messages[0]?.offset ?? 0));
+      return;
     }
     const offer = slot.lane.offer(batch.messages);
-    if (!offer) return Promise.resolve();
+    if (!offer) return;
     if (offer.kind === 'stale') {
-      // Fetched before the rewind's seek took effect: fetch from the checkpoint again (seeking
-      // inside the batch also stops the consumer from seeking back to this batch's start).
-      this.log.warn({ partition: key, firstOffset: batch.messages[0]?.offset, seekTo: offer.seekTo, attempt: offer.attempts }, 'batch starts past the rewind point; seeking again');
-      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: offer.seekTo });
-      return Promise.resolve();
+      // Fetched before the rewind's seek took effect: fetch from the checkpoint again.
+      this.log.warn({ partition: k, firstOffset: batch.messages[0]?.offset, seekTo: offer.seekTo, attempt: offer.attempts }, 'batch starts past the rewind point; seeking again');
+      reader?.seek(batch.topic, batch.partition, offer.seekTo === '-2' ? undefined : offer.seekTo);
+      return;
     }
     const truncated = slot.lane.truncated;
     if (truncated) {
       slot.lane.truncated = undefined;
       this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'source-truncated' });
       slot.status.reason = `the source deleted offsets ${truncated.from}-${truncated.to} (retention) before they were copied; copying continues after them`;
-      this.log.error({ partition: key, ...truncated }, 'source records were deleted before they could be copied');
+      this.log.error({ partition: k, ...truncated }, 'source records were deleted before they could be copied');
     }
-    // Accounted for (queued, or taken before): the consumer's position moves past the batch.
-    payload.resolveOffset(offer.lastOffset);
-    slot.status.highWatermark = batch.highWatermark;
+    if (batch.highWatermark !== undefined) slot.status.highWatermark = batch.highWatermark;
     if (offer.kind === 'queued') {
       if (slot.lane.full && !slot.backpressured) {
         slot.backpressured = true;
-        payload.pause();
+        reader?.pause([batch]);
       }
-      if (slot.wake && this.enoughToCopy(slot)) slot.wake();
-      this.drain(slot);
+      this.wake();
     }
-    return Promise.resolve();
   }
 
-  /** Starts the partition's copy loop unless it runs: one copy at a time, each taking all that waits (up to a transaction's worth). */
-  private drain(slot: Slot): void {
-    if (slot.running) return;
-    slot.running = true;
-    // Whether the loop may copy: a stopping or paused flow, or a slot that was replaced, may not.
-    const mayCopy = (): boolean => !this.stopping && !this.paused && this.slots.get(`${slot.status.topic}/${slot.status.partition}`) === slot;
-    slot.busy = (async () => {
-      try {
-        while (mayCopy()) {
-          const wait = this.copyWait(slot);
-          if (wait > 0) {
-            await this.waitForRecords(slot, wait);
-            if (!mayCopy()) break;
-          }
-          slot.lastCopyAt = Date.now();
-          const records = slot.lane.take();
-          if (records.length === 0) break;
-          slot.status.state = 'copying';
-          slot.status.copyStartedAt = Date.now();
-          const err = await this.copyPart(slot, records).finally(() => (slot.status.copyStartedAt = undefined));
-          if (err !== undefined) {
-            await this.recover(slot, records, err);
-            break;
-          }
-          if (slot.backpressured && slot.lane.drained) this.unthrottle(slot);
-        }
-      } finally {
-        slot.running = false;
+  /** Ends the copy loop's wait: records arrived (it decides whether they are enough). */
+  private wake(): void {
+    this.wakeCopy?.abort();
+  }
+
+  /**
+   * The flow's copy loop: one copy at a time, each taking what waits in every lane (up to a
+   * transaction's worth per partition). A copy starts at most once per minCopyIntervalMs unless
+   * minCopyRecords records or a lane's whole batch wait.
+   */
+  private async copyForever(): Promise<void> {
+    while (!this.stopping) {
+      const wait = this.copyWait();
+      if (wait !== 0) {
+        const wake = new AbortController();
+        this.wakeCopy = wake;
+        // Rechecked after arming: records that arrived in between would otherwise wait a whole interval.
+        if (this.copyWait() !== 0) await sleep(wait ?? 60_000, AbortSignal.any([this.stopController.signal, wake.signal]));
+        this.wakeCopy = undefined;
+        continue;
       }
-      // Records that arrived as the loop ended. Only when it may copy: a paused flow would
-      // otherwise start the loop again synchronously, without end (a stack overflow).
-      if (slot.lane.records > 0 && slot.status.state === 'idle' && mayCopy()) this.drain(slot);
-    })();
+      this.lastCopyAt = Date.now();
+      const done = this.transactions.run(() => this.copyOnce());
+      this.inFlight = done.catch(() => undefined);
+      await this.inFlight;
+    }
   }
 
-  /** How long the partition's next copy waits for more records (minCopyIntervalMs), 0 once minCopyRecords or a whole batch are queued. */
-  private copyWait(slot: Slot): number {
+  /** 0: copy now; a number: wait that long for more; undefined: nothing to copy. */
+  private copyWait(): number | undefined {
+    if (this.paused) return undefined;
+    let records = 0;
+    let full = false;
+    for (const slot of this.slots.values()) {
+      if (!copyable(slot)) continue;
+      records += slot.lane.records;
+      if (!slot.lane.drained) full = true;
+    }
+    if (records === 0) return undefined;
     const interval = this.o.config.minCopyIntervalMs;
-    if (interval === 0 || this.enoughToCopy(slot)) return 0;
-    return slot.lastCopyAt + interval - Date.now();
+    if (interval === 0 || full || records >= this.o.config.minCopyRecords) return 0;
+    return Math.max(0, this.lastCopyAt + interval - Date.now());
   }
 
-  /** minCopyRecords records, or a whole batch's bytes, wait: the next copy starts without waiting for the interval. */
-  private enoughToCopy(slot: Slot): boolean {
-    return slot.lane.records >= this.o.config.minCopyRecords || !slot.lane.drained;
+  private async copyOnce(): Promise<void> {
+    const copier = this.copier;
+    if (!copier || this.paused || this.stopping) return;
+    const parts: Part[] = [];
+    for (const [k, slot] of this.slots) {
+      if (!copyable(slot) || slot.lane.records === 0) continue;
+      parts.push({ key: k, slot, records: slot.lane.take() });
+    }
+    if (parts.length === 0) return;
+    const started = Date.now();
+    for (const p of parts) {
+      p.slot.status.state = 'copying';
+      p.slot.status.copyStartedAt = started;
+    }
+    try {
+      const results = await copier.copy(parts.map((p) => this.copyPart(p)));
+      parts.forEach((p, i) => this.copied(p, results[i] as CopyResult));
+      this.o.metrics.transactions.inc({ flow: this.id, outcome: 'committed' });
+    } catch (err) {
+      this.o.metrics.transactions.inc({ flow: this.id, outcome: 'aborted' });
+      await this.recover(parts, err instanceof CopyFailure ? err : new CopyFailure(kafkaError(err, `copying ${this.id}`), undefined));
+    } finally {
+      for (const p of parts) p.slot.status.copyStartedAt = undefined;
+    }
   }
 
-  /** Sleeps up to `ms`, or until minCopyRecords records wait (onBatch wakes it) or the flow stops. */
-  private waitForRecords(slot: Slot, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stopController.signal;
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        slot.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      slot.wake = done;
-    });
+  private copyPart(p: Part): CopyPart {
+    return { sourceTopic: p.slot.status.topic, targetTopic: p.slot.status.targetTopic, partition: p.slot.status.partition, messages: p.records, writeOffsetSyncs: p.slot.status.topic !== this.o.heartbeatTopic };
+  }
+
+  /** A part's copy committed: status, metrics, and fetching resumed if the lane had filled. */
+  private copied(p: Part, r: CopyResult): void {
+    const { slot, records } = p;
+    const s = slot.status;
+    const now = Date.now();
+    slot.failures = 0;
+    if (s.state === 'copying') s.state = 'idle';
+    if (!s.reason?.startsWith('the source deleted')) s.reason = undefined;
+    s.nextSourceOffset = r.nextSourceOffset;
+    s.lagRecords = s.highWatermark === undefined ? undefined : Math.max(0, Number(BigInt(s.highWatermark) - BigInt(r.nextSourceOffset)));
+    const oldest = records[0]?.timestamp ?? now;
+    const lastTs = records[records.length - 1]?.timestamp ?? now;
+    s.lagMs = (s.lagRecords ?? 0) > 0 ? Math.max(0, now - lastTs) : 0;
+    s.copiedRecords += r.copied;
+    s.lastCheckpointAt = now;
+    const m = this.o.metrics;
+    const labels = { flow: this.id, topic: s.topic, partition: String(s.partition) };
+    m.records.inc({ flow: this.id, topic: s.topic }, r.copied);
+    m.bytes.inc({ flow: this.id }, r.bytes);
+    if (r.skipped > 0) m.skipped.inc({ flow: this.id }, r.skipped);
+    m.lagRecords.set(labels, s.lagRecords ?? 0);
+    m.lagSeconds.set(labels, s.lagMs / 1000);
+    m.checkpointAge.set(labels, 0);
+    // Once per part, for its oldest record (the part's worst latency): per record it costs more than it tells.
+    m.latency.observe({ flow: this.id }, Math.max(0, now - oldest) / 1000);
+    if (slot.backpressured && slot.lane.drained && this.slots.get(p.key) === slot) this.unthrottle(slot);
+  }
+
+  /**
+   * After a failed copy, every partition in it is rewound to its committed checkpoint. When the
+   * target refused one part's records for good (poison), that part is first copied alone, in
+   * halves, so the records before the refused one are copied and the partition stops exactly at it.
+   */
+  private async recover(parts: readonly Part[], failure: CopyFailure): Promise<void> {
+    const err = failure.error;
+    const poisoned = failure.partIndex !== undefined && isPoison(err) ? parts[failure.partIndex] : undefined;
+    const others = parts.filter((p) => p !== poisoned);
+    // The aborted transaction leaves the producer's sequence numbers behind (a refused produce),
+    // and a fenced or fatally failed producer is unusable: every failure reopens it.
+    const reopened = await this.reopenCopier();
+    if (poisoned) {
+      const perr = reopened ?? (await this.bisect(poisoned, poisoned.records));
+      if (perr !== undefined && isPoison(perr)) await this.stopPoisoned(poisoned, perr);
+      else if (perr !== undefined) others.push(poisoned);
+      else poisoned.slot.status.state = 'idle';
+    }
+    if (others.length > 0) await this.rewind(others, reopened ?? err);
+  }
+
+  /** Closes and reopens the copier: re-initialising its transactional id settles any transaction whose outcome we did not see. Returns the error if it fails. */
+  private async reopenCopier(): Promise<unknown> {
+    const copier = this.copier;
+    if (!copier) return new GeoError('KAFKA_UNAVAILABLE', 'copier not connected');
+    await copier.close();
+    return copier.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+
+  /** Copies `records` of one partition alone, splitting around a record the target refuses; returns undefined or the error that stopped it. */
+  private async bisect(p: Part, records: SourceRecord[]): Promise<unknown> {
+    const copier = this.copier;
+    if (!copier) return new GeoError('KAFKA_UNAVAILABLE', 'copier not connected');
+    try {
+      const [r] = await copier.copy([this.copyPart({ ...p, records })]);
+      this.o.metrics.transactions.inc({ flow: this.id, outcome: 'committed' });
+      this.copied({ ...p, records }, r as CopyResult);
+      return undefined;
+    } catch (err) {
+      this.o.metrics.transactions.inc({ flow: this.id, outcome: 'aborted' });
+      const e = err instanceof CopyFailure ? err.error : err;
+      if (!isPoison(e) || records.length < 2) return e;
+      const reopened = await this.reopenCopier();
+      if (reopened !== undefined) return reopened;
+      const half = Math.ceil(records.length / 2);
+      return (await this.bisect(p, records.slice(0, half))) ?? (await this.bisect(p, records.slice(half)));
+    }
+  }
+
+  /** A record the target can never accept: the partition stops at it (nothing is skipped) until an operator fixes the target and resumes. */
+  private async stopPoisoned(p: Part, err: unknown): Promise<void> {
+    const s = p.slot.status;
+    const message = (err as Error).message;
+    s.state = 'error';
+    s.reason = `${message}. The partition is stopped (nothing is skipped); fix the target topic (e.g. max.message.bytes) and resume the flow.`;
+    this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'poison' });
+    this.log.error({ partition: p.key, err: message }, 'copy cannot succeed as configured; partition stopped');
+    p.slot.lane.reset(undefined);
+    if (this.slots.get(p.key) === p.slot) this.reader?.pause([s]);
+    // Stopped at the checkpoint, so that a resume after the fix starts with the refused record.
+    await this.rewindUntilDone([p], message, 'error');
+  }
+
+  /** Rewinds the parts of a failed copy to their checkpoints, fetching them again from there. */
+  private async rewind(parts: readonly Part[], err: unknown): Promise<void> {
+    const message = (err as Error).message;
+    const fenced = isFenced(err) || isFatal(err);
+    for (const p of parts) {
+      const s = p.slot.status;
+      p.slot.failures++;
+      s.state = 'retrying';
+      s.reason = fenced ? `another replicator process took partitions of this flow and fenced our producer: ${message}` : message;
+      // Nothing queued may be copied before the rewind (it would follow a gap), and nothing is
+      // fetched until the checkpoint is known: guessing where to go on could copy a record twice.
+      p.slot.lane.reset(undefined);
+      if (this.slots.get(p.key) === p.slot) this.reader?.pause([s]);
+    }
+    this.o.metrics.partitionErrors.inc({ flow: this.id, reason: fenced ? 'fenced' : 'retry' }, parts.length);
+    this.log.warn({ partitions: parts.map((p) => p.key), err: message }, 'copy failed; rewinding to the checkpoints');
+    await this.rewindUntilDone(parts, message, 'idle');
+  }
+
+  /**
+   * Reads the parts' committed checkpoints (reopening the copier first if it is down) and
+   * seeks there, with backoff until it works, the partitions move or the flow stops. Each
+   * partition's first batch afterwards must start no later than its failed copy.
+   */
+  private async rewindUntilDone(parts: readonly Part[], why: string, then: 'idle' | 'error'): Promise<void> {
+    const failures = Math.max(...parts.map((p) => p.slot.failures));
+    for (let attempt = 1; !this.stopping; attempt++) {
+      const live = parts.filter((p) => this.slots.get(p.key) === p.slot);
+      if (live.length === 0) return;
+      const delay = backoffDelay(failures + attempt - 1, { baseDelayMs: 200, maxDelayMs: this.o.config.maxBackoffMs });
+      await sleep(Math.max(delay, 100), this.stopController.signal);
+      try {
+        if (!this.copier) throw new GeoError('KAFKA_UNAVAILABLE', 'copier not connected');
+        const reopened = attempt > 1 ? await this.reopenCopier() : undefined;
+        if (reopened !== undefined) throw kafkaError(reopened, `reopening the copier of ${this.id}`);
+        const checkpoints = await this.readCheckpoints(live.map((p) => ({ topic: p.slot.status.targetTopic, partition: p.slot.status.partition })));
+        for (const p of live) {
+          if (this.slots.get(p.key) !== p.slot) continue;
+          const s = p.slot.status;
+          const next = checkpoints.get(`${s.targetTopic}/${s.partition}`);
+          s.nextSourceOffset = next;
+          p.slot.lane.reset(next, p.records[0]?.offset);
+          this.reader?.seek(s.topic, s.partition, next);
+          if (then === 'idle') {
+            s.state = 'idle';
+            p.slot.backpressured = false;
+            if (!this.paused) this.reader?.resume([s]);
+          }
+        }
+        return;
+      } catch (err) {
+        for (const p of live) if (p.slot.status.state === 'retrying') p.slot.status.reason = `${why}; rewinding: ${(err as Error).message}`;
+        this.log.warn({ partitions: live.map((p) => p.key), err: (err as Error).message, attempt }, 'rewind failed; retrying it');
+      }
+    }
   }
 
   /** Resumes fetching a partition paused for backpressure, unless something else keeps it paused. */
   private unthrottle(slot: Slot): void {
     slot.backpressured = false;
-    if (this.paused || slot.status.state === 'error' || slot.status.state === 'fenced') return;
-    this.resumePartition(slot.status.topic, slot.status.partition);
+    if (this.paused || slot.status.state === 'error') return;
+    this.reader?.resume([slot.status]);
   }
 
-  /**
-   * Copies `messages` (consecutive records of the partition) in one transaction and returns
-   * undefined, or the error that stopped it. When the target refuses the run for a record it
-   * can never accept (poison), the halves are copied separately, so the records before that one
-   * are copied and the partition stops exactly at it.
-   */
-  private async copyPart(slot: Slot, messages: readonly KafkaJS.KafkaMessage[]): Promise<unknown> {
-    const s = slot.status;
-    try {
-      const r = await slot.copier.copy(messages);
-      const now = Date.now();
-      slot.failures = 0;
-      s.state = 'idle';
-      if (!s.reason?.startsWith('the source deleted')) s.reason = undefined;
-      s.nextSourceOffset = r.nextSourceOffset;
-      s.lagRecords = s.highWatermark === undefined ? undefined : Math.max(0, Number(BigInt(s.highWatermark) - BigInt(r.nextSourceOffset)));
-      const oldest = Number(messages[0]?.timestamp ?? now);
-      const lastTs = Number(messages[messages.length - 1]?.timestamp ?? now);
-      s.lagMs = (s.lagRecords ?? 0) > 0 ? Math.max(0, now - lastTs) : 0;
-      s.copiedRecords += r.copied;
-      s.lastCheckpointAt = now;
-      const m = this.o.metrics;
-      const labels = { flow: this.id, topic: s.topic, partition: String(s.partition) };
-      m.records.inc({ flow: this.id, topic: s.topic }, r.copied);
-      m.bytes.inc({ flow: this.id }, r.bytes);
-      if (r.skipped > 0) m.skipped.inc({ flow: this.id }, r.skipped);
-      m.transactions.inc({ flow: this.id, outcome: 'committed' });
-      m.lagRecords.set(labels, s.lagRecords ?? 0);
-      m.lagSeconds.set(labels, s.lagMs / 1000);
-      m.checkpointAge.set(labels, 0);
-      // Once per copy, for its oldest record (the copy's worst latency): per record it costs more than it tells.
-      m.latency.observe({ flow: this.id }, Math.max(0, now - oldest) / 1000);
-      return undefined;
-    } catch (err) {
-      this.o.metrics.transactions.inc({ flow: this.id, outcome: 'aborted' });
-      if (!isPoison(err) || messages.length < 2) return err;
-      // The refused produce request leaves the producer's sequence numbers behind: start afresh.
-      await slot.copier.close();
-      const reopened = await slot.copier.open().then(() => undefined, (e: unknown) => e);
-      if (reopened !== undefined) return reopened;
-      const half = Math.ceil(messages.length / 2);
-      return (await this.copyPart(slot, messages.slice(0, half))) ?? (await this.copyPart(slot, messages.slice(half)));
-    }
-  }
-
-  /** After a failed copy of `messages`: stop the partition for good (fenced, poison) or reopen and rewind to the checkpoint. */
-  private async recover(slot: Slot, messages: readonly KafkaJS.KafkaMessage[], err: unknown): Promise<void> {
-    const { topic, partition } = slot.status;
-    const s = slot.status;
-    const failedFrom = messages[0]?.offset;
-    const message = (err as Error).message;
-    if (isFenced(err) || isFatal(err)) {
-      s.state = 'fenced';
-      s.reason = 'another replicator process owns this partition now (or its producer failed fatally)';
-      this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'fenced' });
-      this.log.warn({ partition: slot.copier.key, err: message }, 'fenced by a newer owner; stopping this partition');
-      this.pausePartition(topic, partition);
-      slot.lane.reset(undefined);
-      await slot.copier.close();
-      this.track(this.reclaimLater(slot, topic, partition));
-      return;
-    }
-    if (isPoison(err)) {
-      s.state = 'error';
-      s.reason = `${message}. The partition is stopped (nothing is skipped); fix the target topic (e.g. max.message.bytes) and resume the flow.`;
-      this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'poison' });
-      this.log.error({ partition: slot.copier.key, err: message }, 'copy cannot succeed as configured; partition stopped');
-      slot.lane.reset(undefined);
-      this.pausePartition(topic, partition);
-      // Stopped at the checkpoint, so that a resume after the fix starts with the refused record.
-      await this.rewindUntilDone(slot, topic, partition, failedFrom, message);
-      return;
-    }
-    slot.failures++;
-    s.state = 'retrying';
-    s.reason = message;
-    this.o.metrics.partitionErrors.inc({ flow: this.id, reason: 'retry' });
-    this.log.warn({ partition: slot.copier.key, err: message }, 'copy failed; rewinding to the checkpoint');
-    // Nothing queued may be copied before the rewind (it would follow a gap), and nothing is
-    // fetched until the checkpoint is known: guessing where to go on could copy a record twice.
-    slot.lane.reset(undefined);
-    this.pausePartition(topic, partition);
-    await this.rewindUntilDone(slot, topic, partition, failedFrom, message);
-    if (s.state === 'retrying') s.state = 'idle';
-    slot.backpressured = false;
-    if (!this.paused) this.resumePartition(topic, partition);
-  }
-
-  /** Opens the copier of an assigned partition that has none, then fetches it from its checkpoint. */
-  private async adoptOrphan(topic: string, partition: number): Promise<void> {
-    const key = `${topic}/${partition}`;
-    if (this.stopping || this.slots.has(key)) return;
-    const assigned = (this.consumer?.assignment() ?? []).some((a) => a.topic === topic && a.partition === partition);
-    if (!assigned) return;
-    const [tpo] = await this.openPartitions([{ topic, partition }]);
-    if (!tpo || this.stopping) return;
-    this.consumer?.seek({ topic, partition, offset: String(tpo.offset) });
-    if (!this.paused) this.resumePartition(topic, partition);
-    this.log.info({ partition: key, offset: String(tpo.offset) }, 'partition adopted');
-  }
-
-  /** Rewinds (reopen, read the checkpoint, seek) with backoff until it works, the partition moves or the flow stops. */
-  private async rewindUntilDone(slot: Slot, topic: string, partition: number, failedFrom: string | undefined, why: string): Promise<void> {
-    for (let attempt = 1; !this.stopping && this.slots.get(`${topic}/${partition}`) === slot; attempt++) {
-      const delay = backoffDelay(slot.failures + attempt - 1, { baseDelayMs: 200, maxDelayMs: this.o.config.maxBackoffMs });
-      await sleep(Math.max(delay, 100), this.stopController.signal);
-      try {
-        await this.rewind(slot, topic, partition, failedFrom);
-        return;
-      } catch (err) {
-        if (slot.status.state === 'retrying') slot.status.reason = `${why}; rewinding: ${(err as Error).message}`;
-        this.log.warn({ partition: slot.copier.key, err: (err as Error).message, attempt }, 'rewind failed; retrying it');
-      }
-    }
-  }
-
-  /** Pauses fetching one partition (no-op once it is no longer assigned). */
-  private pausePartition(topic: string, partition: number): void {
-    try {
-      this.consumer?.pause([{ topic, partitions: [partition] }]);
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message, topic, partition }, 'could not pause a partition');
-    }
-  }
-
-  private resumePartition(topic: string, partition: number): void {
-    try {
-      this.consumer?.resume([{ topic, partitions: [partition] }]);
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message, topic, partition }, 'could not resume a partition');
-    }
-  }
-
-  /**
-   * After fencing, waits longer than a session timeout: a zombie learns by then that it lost the
-   * partition (the revoke closes the slot and this does nothing). If the partition is still ours,
-   * the fatal error had another cause, and the copier is reopened and rewound.
-   */
-  private async reclaimLater(slot: Slot, topic: string, partition: number): Promise<void> {
-    await sleep(15_000, this.stopController.signal);
-    if (this.stopping || this.slots.get(`${topic}/${partition}`) !== slot || slot.status.state !== 'fenced') return;
-    const stillAssigned = (this.consumer?.assignment() ?? []).some((a) => a.topic === topic && a.partition === partition);
-    if (!stillAssigned) return;
-    this.log.info({ partition: slot.copier.key }, 'partition still assigned after fencing; reclaiming it');
-    await this.rewindUntilDone(slot, topic, partition, undefined, 'reclaiming after fencing');
-    if (this.stopping || this.slots.get(`${topic}/${partition}`) !== slot) return;
-    slot.status.state = 'idle';
-    slot.status.reason = undefined;
-    slot.backpressured = false;
-    if (!this.paused) this.resumePartition(topic, partition);
-  }
-
-  /**
-   * Reopens the copier (re-initialising the transactional id settles any transaction whose
-   * commit outcome we did not see) and seeks to the checkpoint that is really committed.
-   */
-  private async rewind(slot: Slot, topic: string, partition: number, failedFrom: string | undefined): Promise<void> {
-    await slot.copier.close();
-    await slot.copier.open();
-    const next = (await this.readCheckpoints([{ topic, partition }])).get(`${topic}/${partition}`);
-    slot.status.nextSourceOffset = next;
-    slot.lane.reset(next, failedFrom);
-    this.consumer?.seek({ topic, partition, offset: next ?? '-2' });
-  }
-
-  private track(p: Promise<unknown>): void {
-    const tracked = p.catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'background close failed')).finally(() => this.background.delete(tracked));
-    this.background.add(tracked);
-  }
-
-  private pauseAll(): void {
-    const c = this.consumer;
-    if (!c) return;
-    try {
-      const assigned = c.assignment();
-      if (assigned.length > 0) c.pause(assigned.map((a) => ({ topic: a.topic, partitions: [a.partition] })));
-    } catch {
-      // Not running yet: the paused flag stops batches instead.
-    }
-  }
-
-  private resumeAll(): void {
-    const c = this.consumer;
-    if (!c) return;
-    try {
-      const assigned = c.assignment();
-      if (assigned.length > 0) c.resume(assigned.map((a) => ({ topic: a.topic, partitions: [a.partition] })));
-    } catch {
-      // Not running yet.
-    }
+  private assignedSources(): TP[] {
+    return [...this.slots.values()].map((s) => ({ topic: s.status.topic, partition: s.status.partition }));
   }
 
   private setState(state: FlowState, reason?: string): void {
@@ -736,19 +703,35 @@ export class Flow {
   }
 
   private async teardownClients(): Promise<void> {
-    const consumer = this.consumer;
-    this.consumer = undefined;
+    const member = this.member;
+    this.member = undefined;
     this.subscribed = [];
-    await consumer?.disconnect().catch(() => undefined);
-    await Promise.all([...this.slots.keys()].map((k) => this.closePartition(k)));
-    await Promise.all([...this.background]);
+    this.wake();
+    await this.copyLoop?.catch(() => undefined);
+    this.copyLoop = undefined;
+    // Leaving the group revokes every partition (closePartitions), after the copy in flight.
+    await member?.disconnect().catch(() => undefined);
+    for (const k of [...this.slots.keys()]) this.slots.delete(k);
+    await this.reader?.close().catch(() => undefined);
+    this.reader = undefined;
+    await this.copier?.shutdown();
+    this.copier = undefined;
     this.topicSync?.close();
     this.topicSync = undefined;
-    await this.checkpointConsumer?.disconnect().catch(() => undefined);
-    this.checkpointConsumer = undefined;
+    await this.peek?.disconnect().catch(() => undefined);
+    this.peek = undefined;
     await this.sourceAdmin?.disconnect().catch(() => undefined);
     await this.targetAdmin?.disconnect().catch(() => undefined);
     this.sourceAdmin = undefined;
     this.targetAdmin = undefined;
   }
+}
+
+/** Whether the copy loop may take the slot's records: not while it rewinds or is stopped on a poison record. */
+function copyable(slot: Slot): boolean {
+  return slot.status.state === 'idle' || slot.status.state === 'copying';
+}
+
+function key(tp: TP): string {
+  return `${tp.topic}/${tp.partition}`;
 }

@@ -5,9 +5,12 @@
  */
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Consumer, KafkaClient, Producer } from '../core/kafka.ts';
-import { kafkaError } from '../core/kafka.ts';
+import { disconnectConsumer, kafkaError } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import { sleep } from '../core/retry.ts';
+
+/** How long closing the freshness consumer may take before its librdkafka consumer is closed directly. */
+const CONSUMER_CLOSE_WAIT_MS = 15_000;
 
 export interface Heartbeat {
   region: string;
@@ -109,7 +112,7 @@ export class FreshnessTracker {
   async stop(): Promise<void> {
     this.stopController.abort();
     await this.loop;
-    await this.consumer?.disconnect().catch(() => undefined);
+    if (this.consumer) await disconnectConsumer(this.consumer, CONSUMER_CLOSE_WAIT_MS, this.o.log);
   }
 
   /**
@@ -128,7 +131,7 @@ export class FreshnessTracker {
         if (topics.length > 0 && topics.join() !== subscribed.join()) {
           // A running consumer does not take a new subscription reliably: start a fresh one on the
           // whole set (its own group, no commits; it reads from the latest heartbeat on).
-          await this.consumer?.disconnect().catch(() => undefined);
+          if (this.consumer) await disconnectConsumer(this.consumer, CONSUMER_CLOSE_WAIT_MS, this.o.log);
           this.consumer = undefined;
           const c = this.o.kafka.consumer({ 'isolation.level': 'read_committed', kafkaJS: { groupId: this.o.groupId, fromBeginning: false, autoCommit: false } });
           await c.connect();

@@ -13,11 +13,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import kafkaJs from '@confluentinc/kafka-javascript';
-import type { EofEvent, KafkaConsumer, LibrdKafkaError, Message } from '@confluentinc/kafka-javascript';
+import type { EofEvent, KafkaConsumer, Message } from '@confluentinc/kafka-javascript';
 import type { Deployment } from '../config/schema.ts';
 import { GeoError } from '../core/errors.ts';
 import type { Admin, KafkaClient } from '../core/kafka.ts';
-import { KafkaJS, kafkaClient, kafkaError } from '../core/kafka.ts';
+import { KafkaJS, bindingErrorListener, kafkaClient, kafkaError } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import { sleep } from '../core/retry.ts';
 import { flowNames } from './names.ts';
@@ -525,7 +525,7 @@ class AssignedReader {
       'auto.offset.reset': 'earliest',
       'fetch.wait.max.ms': 100,
     });
-    c.on('event.error', (err: LibrdKafkaError) => log.debug({ err: err.message, code: err.code }, 'translation reader error'));
+    c.on('event.error', bindingErrorListener(log, 'translation reader error', 'debug'));
     c.setDefaultConsumeTimeout(250);
     await new Promise<void>((resolve, reject) => {
       c.connect({ timeout: ADMIN_TIMEOUT_MS }, (err) => (err ? reject(kafkaError(err, 'connecting the translation reader')) : resolve()));

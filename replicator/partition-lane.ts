@@ -13,7 +13,7 @@
  * failed: one that starts later was fetched before the rewind, and taking it would skip
  * records, so the flow seeks again instead. Pure logic: the flow owns the consumer.
  */
-import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { SourceRecord } from './source-reader.ts';
 
 export interface LaneLimits {
   /** One copy (transaction) holds at most this many records… */
@@ -24,9 +24,9 @@ export interface LaneLimits {
 
 export type Offer =
   /** New records were queued; resolve the batch up to `lastOffset`. */
-  | { kind: 'queued'; added: number; lastOffset: string }
+  | { kind: 'queued'; added: number; lastOffset: number }
   /** Nothing new (all already taken); resolve the batch, it is accounted for. */
-  | { kind: 'duplicate'; lastOffset: string }
+  | { kind: 'duplicate'; lastOffset: number }
   /** Fetched before a rewind: do not take it, seek to `seekTo` again. */
   | { kind: 'stale'; seekTo: string; attempts: number };
 
@@ -34,12 +34,12 @@ export type Offer =
 export const STALE_LIMIT = 5;
 
 export class PartitionLane {
-  private queue: KafkaJS.KafkaMessage[] = [];
+  private queue: SourceRecord[] = [];
   private queuedBytes = 0;
   /** The newest offset taken in since the last reset (queued, in a copy, or copied). */
-  private newest: bigint | undefined;
+  private newest: number | undefined;
   /** After a rewind: the first accepted batch must start at or before this offset. */
-  private startBy: bigint | undefined;
+  private startBy: number | undefined;
   private restartFrom: string | undefined;
   private staleOffers = 0;
   /** The records the source had skipped when it started later than it should have (truncated by retention). */
@@ -52,45 +52,47 @@ export class PartitionLane {
    * the partition's beginning), dropping anything queued. `failedFrom` is the first offset of
    * the copy that failed, when this is a rewind: a record that exists at or after `next`.
    */
-  reset(next: string | undefined, failedFrom?: string): void {
+  reset(next: string | undefined, failedFrom?: number): void {
     this.queue = [];
     this.queuedBytes = 0;
-    this.newest = next === undefined ? undefined : BigInt(next) - 1n;
+    this.newest = next === undefined ? undefined : Number(next) - 1;
     this.restartFrom = next;
-    const f = failedFrom === undefined ? undefined : BigInt(failedFrom);
     // If the failed copy's commit did land after all (an unknown outcome), the checkpoint is past it: no bound is known.
-    this.startBy = f !== undefined && (next === undefined || f >= BigInt(next)) ? f : undefined;
+    this.startBy = failedFrom !== undefined && (next === undefined || failedFrom >= Number(next)) ? failedFrom : undefined;
     this.staleOffers = 0;
   }
 
-  offer(messages: readonly KafkaJS.KafkaMessage[]): Offer | undefined {
+  offer(messages: readonly SourceRecord[]): Offer | undefined {
     const first = messages[0];
     const last = messages[messages.length - 1];
     if (!first || !last) return undefined;
-    if (this.startBy !== undefined && BigInt(first.offset) > this.startBy) {
+    if (this.startBy !== undefined && first.offset > this.startBy) {
       this.staleOffers++;
       if (this.staleOffers < STALE_LIMIT) return { kind: 'stale', seekTo: this.restartFrom ?? '-2', attempts: this.staleOffers };
-      this.truncated = { from: this.restartFrom ?? '0', to: String(BigInt(first.offset) - 1n) };
+      this.truncated = { from: this.restartFrom ?? '0', to: String(first.offset - 1) };
     }
     this.startBy = undefined;
     this.staleOffers = 0;
     const newest = this.newest;
-    const fresh = newest === undefined ? messages : messages.filter((m) => BigInt(m.offset) > newest);
-    if (fresh.length === 0) return { kind: 'duplicate', lastOffset: last.offset };
-    for (const m of fresh) {
+    // A batch is in offset order: skip its head up to what was already taken in.
+    let from = 0;
+    if (newest !== undefined) while (from < messages.length && (messages[from] as SourceRecord).offset <= newest) from++;
+    if (from === messages.length) return { kind: 'duplicate', lastOffset: last.offset };
+    for (let i = from; i < messages.length; i++) {
+      const m = messages[i] as SourceRecord;
       this.queue.push(m);
       this.queuedBytes += sizeOf(m);
     }
-    this.newest = BigInt(last.offset);
-    return { kind: 'queued', added: fresh.length, lastOffset: last.offset };
+    this.newest = last.offset;
+    return { kind: 'queued', added: messages.length - from, lastOffset: last.offset };
   }
 
   /** Removes and returns the next copy's records (empty when nothing is queued). */
-  take(): KafkaJS.KafkaMessage[] {
+  take(): SourceRecord[] {
     let n = 0;
     let bytes = 0;
     while (n < this.queue.length && n < this.limits.maxRecords) {
-      const size = sizeOf(this.queue[n] as KafkaJS.KafkaMessage);
+      const size = sizeOf(this.queue[n] as SourceRecord);
       if (n > 0 && bytes + size > this.limits.maxBytes) break;
       bytes += size;
       n++;
@@ -101,7 +103,7 @@ export class PartitionLane {
 
   /** Where fetching goes on: after the newest record taken in (undefined: not known yet). */
   nextOffset(): string | undefined {
-    return this.newest === undefined ? undefined : String(this.newest + 1n);
+    return this.newest === undefined ? undefined : String(this.newest + 1);
   }
 
   get records(): number {
@@ -123,6 +125,6 @@ export class PartitionLane {
   }
 }
 
-function sizeOf(m: KafkaJS.KafkaMessage): number {
+function sizeOf(m: SourceRecord): number {
   return (m.value?.length ?? 0) + (m.key?.length ?? 0);
 }

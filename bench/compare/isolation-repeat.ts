@@ -52,6 +52,7 @@ export async function runIsolation(ctx: { deployment: Readonly<Deployment>; runt
       stop,
       runtime: ctx.runtime,
       kafka: (region) => ctx.clients.kafka(region),
+      bootstrap: (region) => bootstrap(ctx.deployment, region),
       admin: (region) => ctx.clients.admin(region),
       sourceTopic: topic,
       flows,

@@ -104,6 +104,7 @@ export async function measureIsolation(o: {
   stop: string;
   runtime: LocalRuntime;
   kafka: (region: string) => KafkaClient;
+  bootstrap: (region: string) => readonly string[];
   admin: (region: string) => Admin;
   sourceTopic: string;
   flows: readonly IsolationFlow[];
@@ -124,7 +125,7 @@ export async function measureIsolation(o: {
     const f = new RecordFactory(o.size);
     factories.set(r, f);
     await o.admin(r).createTopics({ topics: [{ topic: o.sourceTopic, numPartitions: o.partitions }] });
-    await produceAll(o.kafka(r), o.sourceTopic, { count: o.records, partitions: o.partitions, factory: f });
+    await produceAll(o.bootstrap(r), o.sourceTopic, { count: o.records, partitions: o.partitions, factory: f });
   }
   o.progress(`isolation: ${o.records} records in ${o.sourceTopic} of each of ${o.regions.join(', ')}`);
   const unaffected = o.flows.filter((f) => f.source !== o.stop && f.target !== o.stop);

@@ -1,6 +1,6 @@
 /** Command-line flags of `npm run bench:compare`. */
 import { parseArgs } from 'node:util';
-import type { CopyMode } from '../../replicator/partition-copier.ts';
+import type { CopyMode } from '../../replicator/flow-copier.ts';
 
 export const PHASES = ['ceiling', 'ours', 'mm2', 'throughput', 'latency', 'recovery', 'isolation'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -95,7 +95,7 @@ function setting(text: string): [string, string | number | boolean] {
   return [text.slice(0, eq).trim(), raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw];
 }
 
-/** The copier's producer settings (replicator/partition-copier.ts) in Java client terms. */
+/** The copier's producer settings (replicator/flow-copier.ts) in Java client terms. */
 export const DEFAULT_CEILING_PRODUCER: Readonly<Record<string, string | number | boolean>> = { acks: 'all', 'enable.idempotence': true, 'linger.ms': 5, 'batch.size': 1_000_000, 'compression.type': 'lz4' };
 
 export function parseOptions(argv: string[]): CompareOptions {

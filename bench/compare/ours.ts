@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deployment, ReplicationConfig } from '../../config/schema.ts';
 import { validateDeployment } from '../../config/load.ts';
+import { withProductCadence } from '../support/product-replication.ts';
 import { PROJECT_ROOT, TSX_IMPORT } from '../../topology/runtime/paths.ts';
 import { spawnReplicator } from './replicator-process.ts';
 import type { ReplicatorProcess } from './replicator-process.ts';
@@ -50,7 +51,7 @@ export function writeOursConfig(o: Pick<OursOptions, 'base' | 'runId' | 'include
   const replicated = {
     ...doc,
     topics: { ...(doc['topics'] as object), heartbeats: oursHeartbeatTopic(o.runId) },
-    replication: { ...(doc['replication'] as object), instance: oursInstance(o.runId), include: o.include, mode: o.mode },
+    replication: { ...withProductCadence(doc['replication'] as object), instance: oursInstance(o.runId), include: o.include, mode: o.mode },
   };
   validateDeployment(replicated, 'bench:compare replicator deployment');
   const file = join(o.dir, `${o.name}.deployment.yaml`);

@@ -33,6 +33,8 @@ export interface OursProfile {
 interface StatsLine {
   at: number;
   type?: string;
+  /** librdkafka's client name, `<client.id>#producer-<n>`. */
+  name?: string;
   txmsgs?: number;
   brokers?: Array<{ intLatencyUs?: number[]; outbufLatencyUs?: number[]; rttUs?: number[] }>;
   topics?: Array<{ batchSizeAvg?: number; fetchq?: number }>;
@@ -67,7 +69,10 @@ export function summarizeOursProfile(o: { profileDir: string; statsFile: string;
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as StatsLine)
       .filter((l) => l.at >= o.windowWallMs[0] && l.at <= o.windowWallMs[1]);
-    const producing = lines.filter((l) => l.type === 'producer' && (l.brokers ?? []).some((b) => (b.rttUs?.[0] ?? 0) > 0));
+    // The copy producers only: their client id is the flow's id (`<source>-><target>`); the
+    // flow's offset-sync and fencing producers add a suffix, and heartbeats have their own.
+    const copying = (l: StatsLine): boolean => /^[^#]*->[^#]*#/.test(l.name ?? '') && !/-(offset-syncs|fence)#/.test(l.name ?? '');
+    const producing = lines.filter((l) => l.type === 'producer' && copying(l) && (l.brokers ?? []).some((b) => (b.rttUs?.[0] ?? 0) > 0));
     const pick = (f: (b: NonNullable<StatsLine['brokers']>[number]) => number | undefined): number[] => producing.flatMap((l) => (l.brokers ?? []).map(f).filter((x): x is number => x !== undefined && x > 0));
     const batch = producing.flatMap((l) => (l.topics ?? []).map((t) => t.batchSizeAvg ?? 0).filter((x) => x > 0));
     const prefetched = lines.filter((l) => l.type === 'consumer').flatMap((l) => (l.topics ?? []).map((t) => t.fetchq ?? 0));

@@ -9,6 +9,7 @@
  * is their maximum, not their sum.
  */
 import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { KafkaJS } from '@confluentinc/kafka-javascript';
 
 const file = process.env['GEOREPLICA_BENCH_RDKAFKA_STATS'];
@@ -57,20 +58,36 @@ function summarize(raw: unknown): unknown {
   return { at: Date.now(), name: s.name, type: s.type, msgCnt: s.msg_cnt, msgSize: s.msg_size, txmsgs: s.txmsgs, rxmsgs: s.rxmsgs, brokers, topics };
 }
 
+type BindingClass = new (conf: Record<string, unknown>, topicConf?: Record<string, unknown>) => { on(event: 'event.stats', cb: (raw: unknown) => void): unknown };
+
 function install(target: string): void {
+  const record = (raw: unknown): void => {
+    try {
+      const line = summarize(raw);
+      if (line) appendFileSync(target, `${JSON.stringify(line)}\n`);
+    } catch {
+      // A statistics line that cannot be read is dropped; the process under test must not fail.
+    }
+  };
+  // The KafkaJS-compatible clients (admin, heartbeats, translation).
   const proto = KafkaJS.Kafka.prototype as unknown as Record<string, (this: unknown, config?: Record<string, unknown>) => unknown>;
   for (const method of ['producer', 'consumer'] as const) {
     const orig = proto[method] as (this: unknown, config?: Record<string, unknown>) => unknown;
     proto[method] = function (this: unknown, config?: Record<string, unknown>) {
-      const stats_cb = (raw: unknown): void => {
-        try {
-          const line = summarize(raw);
-          if (line) appendFileSync(target, `${JSON.stringify(line)}\n`);
-        } catch {
-          // A statistics line that cannot be read is dropped; the process under test must not fail.
-        }
-      };
-      return orig.call(this, { ...(config ?? {}), 'statistics.interval.ms': 1_000, stats_cb });
+      return orig.call(this, { ...(config ?? {}), 'statistics.interval.ms': 1_000, stats_cb: record });
+    };
+  }
+  // The binding's own clients, which the hot path uses since 2026-12-06 (the copy producer, the
+  // source reader, the checkpoint member): they take their classes from the CommonJS module
+  // object when they are imported, after this preload has replaced them there.
+  const binding = createRequire(import.meta.url)('@confluentinc/kafka-javascript') as Record<'Producer' | 'KafkaConsumer', BindingClass>;
+  for (const name of ['Producer', 'KafkaConsumer'] as const) {
+    const Orig = binding[name];
+    binding[name] = class extends Orig {
+      constructor(conf: Record<string, unknown>, topicConf?: Record<string, unknown>) {
+        super({ ...conf, 'statistics.interval.ms': 1_000 }, topicConf);
+        this.on('event.stats', record);
+      }
     };
   }
 }

@@ -51,7 +51,7 @@ async function waitForTopic(admin: Admin, topic: string, timeoutMs: number): Pro
 export async function measureRecovery(o: {
   handle: { proc: ReplicatorProcess };
   restart: () => ReplicatorProcess;
-  source: KafkaClient;
+  sourceBootstrap: readonly string[];
   target: KafkaClient;
   targetAdmin: Admin;
   sourceTopic: string;
@@ -96,7 +96,7 @@ export async function measureRecovery(o: {
   });
   try {
     await waitForAssignment(observer.consumer, o.partitions);
-    const producer = await produceAtRate(o.source, o.sourceTopic, { ratePerSec: o.ratePerSec, partitions: o.partitions, factory });
+    const producer = await produceAtRate(o.sourceBootstrap, o.sourceTopic, { ratePerSec: o.ratePerSec, partitions: o.partitions, factory });
     await sleep(o.beforeSeconds * 1000);
     const killAt = performance.now();
     const killSeq = producer.sent();

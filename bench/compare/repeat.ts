@@ -20,7 +20,7 @@ import type { Deployment } from '../../config/schema.ts';
 import type { Admin, KafkaClient } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sleep } from '../../core/retry.ts';
-import type { CopyMode } from '../../replicator/partition-copier.ts';
+import type { CopyMode } from '../../replicator/flow-copier.ts';
 import { endOffsetSum, produceAll } from '../support/kafka-bench.ts';
 import type { ResourceReading } from '../support/process-resources.ts';
 import { RecordFactory } from '../support/records.ts';
@@ -128,7 +128,7 @@ export async function runRepeat(ctx: RepeatContext): Promise<RepeatResult> {
     await targetAdmin.createTopics({ topics: [{ topic: topics.ceiling, numPartitions: o.partitions }] });
 
     const records = new RecordFactory(setup.size);
-    const backlog = await produceAll(clients.kafka(source), topics.backlog, { count: o.records, partitions: o.partitions, factory: records });
+    const backlog = await produceAll(bootstrap(ctx.deployment, source), topics.backlog, { count: o.records, partitions: o.partitions, factory: records });
     const inSource = await endOffsetSum(sourceAdmin, topics.backlog, true);
     if (inSource !== o.records) throw new Error(`backlog: ${inSource} records in ${topics.backlog}, expected ${o.records}`);
     ctx.progress(`backlog ${o.records} records in ${backlog.seconds.toFixed(1)} s`);
@@ -273,7 +273,7 @@ class UnderTest {
   private async untilCopying(proc: ReplicatorProcess): Promise<number> {
     const { ctx, r } = this;
     const copy = this.copyOf(r.topics.lat(r.kind));
-    await produceAll(ctx.clients.kafka(ctx.source), r.topics.lat(r.kind), { count: ctx.opts.partitions, partitions: ctx.opts.partitions, factory: new RecordFactory(ctx.setup.size) });
+    await produceAll(bootstrap(ctx.deployment, ctx.source), r.topics.lat(r.kind), { count: ctx.opts.partitions, partitions: ctx.opts.partitions, factory: new RecordFactory(ctx.setup.size) });
     const deadline = performance.now() + 600_000;
     for (;;) {
       if (!proc.running()) throw new Error(`${r.kind} exited before copying (${JSON.stringify(await proc.exited)}); see ${proc.logFile}`);
@@ -320,7 +320,7 @@ class UnderTest {
           run.recovery = await measureRecovery({
             handle,
             restart: () => this.start(),
-            source: clients.kafka(source),
+            sourceBootstrap: bootstrap(ctx.deployment, source),
             target: clients.kafka(target),
             targetAdmin: clients.admin(target),
             sourceTopic: r.topics.rec(r.kind),

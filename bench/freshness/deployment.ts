@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { validateDeployment } from '../../config/load.ts';
-import type { Deployment } from '../../config/schema.ts';
+import type { Deployment, ReplicationConfig } from '../../config/schema.ts';
 
 /** Every run's names start with one of these (and nothing else in the bench runtime does). */
 export const RUN_PREFIX = 'fresh-';
@@ -33,7 +33,7 @@ export interface RunDeployment {
   names: RunNames;
 }
 
-export function runDeployment(base: Readonly<Deployment>, mode: Deployment['replication']['mode'] = base.replication.mode, minCopyIntervalMs: number = base.replication.minCopyIntervalMs): RunDeployment {
+export function runDeployment(base: Readonly<Deployment>, overrides: Partial<ReplicationConfig> = {}): RunDeployment {
   const id = randomUUID().slice(0, 8);
   const prefix = `${RUN_PREFIX}${id}`;
   const names: RunNames = {
@@ -50,7 +50,7 @@ export function runDeployment(base: Readonly<Deployment>, mode: Deployment['repl
   const document = {
     ...doc,
     topics: { ...(doc['topics'] as object), documents: names.documents, deadLetter: names.deadLetter, heartbeats: names.heartbeats },
-    replication: { ...(doc['replication'] as object), mode, minCopyIntervalMs, instance: names.instance, include: `${prefix}.*` },
+    replication: { ...(doc['replication'] as object), ...overrides, instance: names.instance, include: `${prefix}.*` },
   };
   return { deployment: validateDeployment(document, 'freshness benchmark deployment'), document, names };
 }

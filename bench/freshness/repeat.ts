@@ -75,7 +75,7 @@ export interface RepeatResult {
 
 export async function runRepeat(o: { base: Readonly<Deployment>; admins: ReadonlyMap<string, Admin>; serverPids: Readonly<Record<string, number>>; repeat: number; options: RepeatOptions; progress: (line: string) => void }): Promise<RepeatResult> {
   const opts = o.options;
-  const run = runDeployment(o.base, opts.replicationMode, opts.minCopyIntervalMs);
+  const run = runDeployment(o.base, { mode: opts.replicationMode, ...(opts.minCopyIntervalMs === undefined ? {} : { minCopyIntervalMs: opts.minCopyIntervalMs }) });
   const t0 = Date.now();
   const logDir = join(opts.logRoot, run.names.prefix);
   const result: RepeatResult = {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { validateDeployment } from '../../config/load.ts';
 import type { Deployment, ReplicationConfig } from '../../config/schema.ts';
+import { withProductCadence } from '../support/product-replication.ts';
 
 export interface RunReplication {
   deployment: Readonly<Deployment>;
@@ -25,7 +26,7 @@ export function runReplication(base: Readonly<Deployment>, overrides: Partial<Re
   const replicated = {
     ...doc,
     topics: { ...(doc['topics'] as object), heartbeats },
-    replication: { ...(doc['replication'] as object), instance, include: `${prefix}\\..*`, topicSyncIntervalMs: 1_000, ...overrides },
+    replication: { ...withProductCadence(doc['replication'] as object), instance, include: `${prefix}\\..*`, topicSyncIntervalMs: 1_000, ...overrides },
   };
   return { deployment: validateDeployment(replicated, 'benchmark replication'), prefix, instance, heartbeats };
 }

@@ -1,14 +1,16 @@
 /**
  * Measuring the replicator without editing it: while the replicator under test runs, Kafka
  * client prototypes in this process are wrapped to
- * - apply setting overrides to the replicator's clients (its flow consumer is the one created
- *   with a rebalance_cb; its copier producers are the ones with compression.type), so proposed
+ * - apply setting overrides to the replicator's clients (its flows' source consumers, through
+ *   SourceReader#settings; its copy producers, through FlowCopier#producerSettings), so proposed
  *   tunings can be measured from the command line, and
- * - time every copy (PartitionCopier.copy) and the producer calls inside it, for the report.
+ * - time every copy (FlowCopier.copy) and the producer calls inside it, for the report.
  * Everything is restored by the returned uninstall function.
  */
-import { KafkaJS } from '../../core/kafka.ts';
-import { PartitionCopier } from '../../replicator/partition-copier.ts';
+import { CheckpointMember } from '../../replicator/checkpoint-member.ts';
+import { CopyProducer } from '../../replicator/copy-producer.ts';
+import { FlowCopier } from '../../replicator/flow-copier.ts';
+import { SourceReader } from '../../replicator/source-reader.ts';
 import { percentile, round } from '../support/stats.ts';
 
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
@@ -34,25 +36,23 @@ export function parseSetting(text: string): [string, string | number | boolean] 
   return [key, value];
 }
 
-/** Applies `consumer` overrides to the flow's source consumer and `producer` overrides to the copiers' producers. */
+/** Applies `consumer` overrides to the flows' source consumers and `producer` overrides to the copiers' producers. */
 export function installOverrides(o: { consumer: Settings; producer: Settings }): () => void {
   const undo: Array<() => void> = [];
   if (Object.keys(o.consumer).length > 0) {
     undo.push(
-      wrap(KafkaJS.Kafka.prototype, 'consumer', (orig) =>
+      wrap(SourceReader.prototype, 'settings', (orig) =>
         function (this: unknown, ...args: unknown[]) {
-          const config = args[0] as Record<string, unknown> | undefined;
-          return orig.call(this, config && 'rebalance_cb' in config ? { ...config, ...o.consumer } : config);
+          return { ...(orig.apply(this, args) as Settings), ...o.consumer };
         },
       ),
     );
   }
   if (Object.keys(o.producer).length > 0) {
     undo.push(
-      wrap(KafkaJS.Kafka.prototype, 'producer', (orig) =>
+      wrap(FlowCopier.prototype, 'producerSettings', (orig) =>
         function (this: unknown, ...args: unknown[]) {
-          const config = args[0] as Record<string, unknown> | undefined;
-          return orig.call(this, config && 'compression.type' in config ? { ...config, ...o.producer } : config);
+          return { ...(orig.apply(this, args) as Settings), ...o.producer };
         },
       ),
     );
@@ -72,14 +72,14 @@ interface Timing {
 export interface CopyTraceSummary {
   copies: number;
   recordsPerCopy: { p50: number; mean: number; max: number };
-  /** One PartitionCopier.copy (one transaction in exactly-once). */
+  /** One FlowCopier.copy (one transaction across the flow's partitions in exactly-once). */
   copy: Timing;
-  /** Gap on a partition between the end of one copy and the start of the next (waiting for the consumer). */
+  /** Gap on a flow between the end of one copy and the start of the next (waiting for records or the copy interval). */
   gapBetweenCopies: Timing;
-  /** producer.send of the copies (delivery of every record awaited). */
+  /** From the copies handed to the producer (librdkafka's queue) until every delivery report is in. */
   sendCopies: Timing;
-  /** producer.send of single records (offset syncs; heartbeats too, once a second). */
-  sendSingle: Timing;
+  /** Handing the copies to librdkafka's queue (the CPU part of sending them). */
+  queueCopies: Timing;
   sendOffsets: Timing;
   commit: Timing;
   /** Share of the time from the first copy's start to the last copy's end with at least one copy running. */
@@ -98,7 +98,7 @@ export class CopyTrace {
   private readonly records: number[] = [];
   private readonly gapMs: number[] = [];
   private readonly sendCopiesMs: number[] = [];
-  private readonly sendSingleMs: number[] = [];
+  private readonly queueCopiesMs: number[] = [];
   private readonly sendOffsetsMs: number[] = [];
   private readonly commitMs: number[] = [];
   private readonly lastEnd = new Map<string, number>();
@@ -110,14 +110,12 @@ export class CopyTrace {
 
   install(): () => void {
     const undo: Array<() => void> = [];
-    // The copier's producer class is not exported: take its prototype from an unconnected instance.
-    const producerProto = Object.getPrototypeOf(new KafkaJS.Kafka({ kafkaJS: { brokers: ['127.0.0.1:9'] } }).producer()) as object;
-    const timed = (name: string, sink: (ms: number, args: unknown[]) => void): void => {
+    const timed = (name: string, sink: (ms: number) => void, proto: object): void => {
       undo.push(
-        wrap(producerProto, name, (orig) =>
+        wrap(proto, name, (orig) =>
           function (this: unknown, ...args: unknown[]) {
             const t0 = performance.now();
-            const done = (): void => sink(performance.now() - t0, args);
+            const done = (): void => sink(performance.now() - t0);
             const r = orig.apply(this, args) as Promise<unknown>;
             return r.then(
               (v) => {
@@ -133,19 +131,22 @@ export class CopyTrace {
         ),
       );
     };
-    timed('send', (ms, args) => ((args[0] as { messages?: unknown[] } | undefined)?.messages?.length === 1 ? this.sendSingleMs : this.sendCopiesMs).push(ms));
-    timed('sendOffsets', (ms) => this.sendOffsetsMs.push(ms));
-    timed('commit', (ms) => this.commitMs.push(ms));
+    timed('sendCopies', (ms) => this.queueCopiesMs.push(ms), FlowCopier.prototype);
+    timed('awaitCopies', (ms) => this.sendCopiesMs.push(ms), FlowCopier.prototype);
+    timed('sendCheckpoints', (ms) => this.sendOffsetsMs.push(ms), FlowCopier.prototype);
+    timed('commit', (ms) => this.commitMs.push(ms), CopyProducer.prototype);
+    // At least once there is no transaction: the copy's commit is the checkpoint's offset commit.
+    timed('commit', (ms) => this.commitMs.push(ms), CheckpointMember.prototype);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapper's own `this` is the copier
     const trace = this;
     undo.push(
-      wrap(PartitionCopier.prototype, 'copy', (orig) =>
+      wrap(FlowCopier.prototype, 'copy', (orig) =>
         function (this: unknown, ...args: unknown[]) {
-          const key = (this as PartitionCopier).key;
+          const key = (this as FlowCopier).transactionalId;
           const t0 = performance.now();
           const prev = trace.lastEnd.get(key);
           if (prev !== undefined) trace.gapMs.push(t0 - prev);
-          trace.records.push((args[0] as unknown[]).length);
+          trace.records.push((args[0] as Array<{ messages: unknown[] }>).reduce((n, p) => n + p.messages.length, 0));
           trace.firstStart ??= t0;
           if (trace.running++ === 0) trace.busySince = t0;
           const done = (): void => {
@@ -181,7 +182,7 @@ export class CopyTrace {
       copy: timing(this.copyMs),
       gapBetweenCopies: timing(this.gapMs),
       sendCopies: timing(this.sendCopiesMs),
-      sendSingle: timing(this.sendSingleMs),
+      queueCopies: timing(this.queueCopiesMs),
       sendOffsets: timing(this.sendOffsetsMs),
       commit: timing(this.commitMs),
       busyShare: round(wall > 0 ? this.busyMs / wall : Number.NaN, 3),

@@ -1,15 +1,15 @@
 /**
  * Replication latency: records stamped with the wall clock just before they are sent are
- * produced to the source at a fixed rate; a read_committed consumer on the target computes
- * receive time − produce time for each. Producer and consumer run in a child process, so they
- * do not queue behind the replicator on its event loop (they still share the machine's cores).
+ * produced to the source at a fixed rate; a read_committed reader on the target computes
+ * receive time − produce time for each. Producer and reader run in a child process, so they
+ * do not queue behind the replicator on its event loop (they still share the machine's cores),
+ * and both use the binding's own API, the lightest this process has (bench/support/tail-reader.ts).
  */
-import { kafkaClient } from '../../core/kafka.ts';
-import { createLogger } from '../../core/logger.ts';
 import { sleep } from '../../core/retry.ts';
-import { produceAtRate, startConsumer, waitForAssignment } from '../support/kafka-bench.ts';
+import { produceAtRate } from '../support/kafka-bench.ts';
 import { RecordFactory } from '../support/records.ts';
 import { percentile } from '../support/stats.ts';
+import { tailTopic } from '../support/tail-reader.ts';
 import { runInChild } from '../support/ts-child.ts';
 
 export interface LatencyInput {
@@ -39,22 +39,17 @@ export interface LatencyResult {
 }
 
 export async function measureLatency(i: LatencyInput): Promise<LatencyResult> {
-  const log = createLogger({ name: 'bench-latency', level: 'error' });
-  const source = kafkaClient({ bootstrap: i.sourceBootstrap, clientId: 'bench-latency', log });
-  const target = kafkaClient({ bootstrap: i.targetBootstrap, clientId: 'bench-latency', log });
   const factory = new RecordFactory(i.size);
   const capacity = Math.ceil(i.ratePerSec * (i.warmupSeconds + i.seconds + 10)) + 1_000;
   const latencies = new Float64Array(capacity).fill(Number.NaN);
   const producedAt = new Float64Array(capacity).fill(Number.NaN);
-  const consumer = await startConsumer(target, i.copyTopic, {
-    groupId: i.groupId,
-    fromBeginning: false,
-    // Tuned for latency: the broker answers a fetch after at most 10 ms.
-    settings: { 'isolation.level': 'read_committed', 'fetch.wait.max.ms': 10, 'js.consumer.max.batch.size': 1_000 },
-    concurrency: i.partitions,
-    onBatch: (b) => {
-      const now = performance.timeOrigin + b.at;
-      for (const m of b.messages) {
+  // Tuned for latency: the broker answers a fetch at once when a record is there, after 10 ms when none is.
+  const consumer = await tailTopic(i.targetBootstrap, i.copyTopic, {
+    partitions: i.partitions,
+    fetchWaitMs: 10,
+    onMessages: (messages, at) => {
+      const now = performance.timeOrigin + at;
+      for (const m of messages) {
         const v = m.value;
         if (!v || v.length < 16 || v.readUInt32LE(12) !== factory.tag) continue;
         const seq = v.readUInt32LE(8);
@@ -67,10 +62,9 @@ export async function measureLatency(i: LatencyInput): Promise<LatencyResult> {
     },
   });
   try {
-    await waitForAssignment(consumer.consumer, i.partitions);
-    // Let the fetchers resolve "latest" before the first measured record exists.
+    // Let the reader resolve "end" before the first measured record exists.
     await sleep(1_000);
-    const producer = await produceAtRate(source, i.sourceTopic, { ratePerSec: i.ratePerSec, partitions: i.partitions, factory });
+    const producer = await produceAtRate(i.sourceBootstrap, i.sourceTopic, { ratePerSec: i.ratePerSec, partitions: i.partitions, factory });
     await sleep(i.warmupSeconds * 1000);
     const from = producer.sent();
     const t0 = performance.now();

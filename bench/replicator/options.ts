@@ -1,6 +1,6 @@
 /** Command-line flags of `npm run bench:replicator`. */
 import { parseArgs } from 'node:util';
-import type { CopyMode } from '../../replicator/partition-copier.ts';
+import type { CopyMode } from '../../replicator/flow-copier.ts';
 import { parseSetting } from './instrument.ts';
 
 export const USAGE = `Usage: npm run bench:replicator -- [options]
@@ -30,7 +30,7 @@ Measuring the replicator (bench/replicator/instrument.ts, nothing in replicator/
                               (isolates their cost; by default it writes the source's records as they are)
   --trace                     time every copy (transaction) and the producer calls in it
   --replicator-consumer K=V   override a setting of the replicator's flow consumer (repeatable),
-                              e.g. js.consumer.max.cache.size.per.worker.ms=100
+                              e.g. fetch.wait.max.ms=10
   --replicator-producer K=V   override a setting of its copier producers (repeatable), e.g. linger.ms=1
   --ab                        run every setup twice per repeat, as shipped and with the overrides,
                               alternating which goes first, so both see the same machine

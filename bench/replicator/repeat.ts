@@ -17,9 +17,9 @@ import type { Deployment } from '../../config/schema.ts';
 import type { Admin, KafkaClient } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sleep } from '../../core/retry.ts';
-import type { CopyMode } from '../../replicator/partition-copier.ts';
+import type { CopyMode } from '../../replicator/flow-copier.ts';
 import { flowNames } from '../../replicator/names.ts';
-import { withProvenance } from '../../replicator/provenance.ts';
+import { formatProvenance, H_ORIGIN } from '../../replicator/provenance.ts';
 import { Replicator } from '../../replicator/replicator.ts';
 import { countRecords, endOffsetSum, flowLikeConsumer, produceAll } from '../support/kafka-bench.ts';
 import type { CountResult, ProduceResult } from '../support/kafka-bench.ts';
@@ -134,7 +134,7 @@ export async function runRepeat(ctx: RepeatContext): Promise<RepeatResult> {
 
     // 1. The backlog.
     const records = new RecordFactory(setup.size);
-    const backlog = await produceAll(clients.kafka(o.source), sourceTopic, { count: o.records, partitions: o.partitions, factory: records });
+    const backlog = await produceAll(bootstrap(ctx.deployment, o.source), sourceTopic, { count: o.records, partitions: o.partitions, factory: records });
     const inSource = await endOffsetSum(sourceAdmin, sourceTopic, true);
     if (inSource !== o.records) throw new Error(`backlog: ${inSource} records in ${sourceTopic}, expected ${o.records}`);
     ctx.progress(`backlog ${o.records} records in ${backlog.seconds.toFixed(1)} s`);
@@ -148,8 +148,8 @@ export async function runRepeat(ctx: RepeatContext): Promise<RepeatResult> {
       settings: flowLikeConsumer(o.maxBatchRecords),
       concurrency: 16,
       onFirstBatch: () => {
-        const headers = o.ceilingHeaders ? (seq: number, partition: number) => withProvenance(undefined, { region: o.source, topic: sourceTopic, partition, offset: String(Math.floor(seq / o.partitions)) }, o.target) : undefined;
-        producing = produceAll(clients.kafka(o.target), ceilingTopic, { count: o.records, partitions: o.partitions, factory: records, ...(headers ? { headers } : {}) });
+        const headers = o.ceilingHeaders ? (seq: number, partition: number) => ({ [H_ORIGIN]: formatProvenance([o.source, o.target], sourceTopic, partition, Math.floor(seq / o.partitions)) }) : undefined;
+        producing = produceAll(bootstrap(ctx.deployment, o.target), ceilingTopic, { count: o.records, partitions: o.partitions, factory: records, ...(headers ? { headers } : {}) });
         producing.catch(() => undefined);
       },
     });
@@ -296,5 +296,5 @@ function bootstrap(d: Readonly<Deployment>, region: string): readonly string[] {
 
 function traceLine(t: CopyTraceSummary): string {
   const ms = (x: { p50Ms: number; p99Ms: number; maxMs: number }): string => `${x.p50Ms}/${x.p99Ms}/${x.maxMs}`;
-  return `${t.copies} copies of ${t.recordsPerCopy.p50} records (p50; mean ${t.recordsPerCopy.mean}); ms p50/p99/max: copy ${ms(t.copy)}, gap ${ms(t.gapBetweenCopies)}, send ${ms(t.sendCopies)}, single sends ${ms(t.sendSingle)}, sendOffsets ${ms(t.sendOffsets)}, commit ${ms(t.commit)}; a copy running ${(t.busyShare * 100).toFixed(0)}% of the time from first to last copy`;
+  return `${t.copies} copies of ${t.recordsPerCopy.p50} records (p50; mean ${t.recordsPerCopy.mean}); ms p50/p99/max: copy ${ms(t.copy)}, gap ${ms(t.gapBetweenCopies)}, queue ${ms(t.queueCopies)}, delivered ${ms(t.sendCopies)}, sendOffsets ${ms(t.sendOffsets)}, commit ${ms(t.commit)}; a copy running ${(t.busyShare * 100).toFixed(0)}% of the time from first to last copy`;
 }

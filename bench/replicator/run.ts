@@ -11,6 +11,7 @@ import { kafkaClient } from '../../core/kafka.ts';
 import { createLogger } from '../../core/logger.ts';
 import { PROJECT_ROOT } from '../../topology/runtime/paths.ts';
 import { machineInfo } from '../support/machine.ts';
+import { PRODUCT_CADENCE } from '../support/product-replication.ts';
 import { acquireRegions } from '../support/regions.ts';
 import type { BenchRegions } from '../support/regions.ts';
 import { ensureServiceEnv } from '../support/service-env-exec.ts';
@@ -87,7 +88,7 @@ async function bench(opts: ReturnType<typeof parseOptions>, regions: BenchRegion
   }
   const machine = machineInfo(regions.brokerPids);
   const maxBatchRecords = opts.maxBatchRecords ?? d.replication.maxBatchRecords;
-  const minCopyIntervalMs = opts.minCopyIntervalMs ?? d.replication.minCopyIntervalMs;
+  const minCopyIntervalMs = opts.minCopyIntervalMs ?? PRODUCT_CADENCE.minCopyIntervalMs;
   const repeatOptions: RepeatOptions = {
     source: opts.source,
     target: opts.target,

@@ -1,29 +1,26 @@
 /**
  * Plain Kafka clients for benchmarks: a full-speed producer, a fixed-rate producer, consumers
  * that count distinct records of one run, and read_committed end offsets. Their settings are
- * the replicator's own (replicator/partition-copier.ts, replicator/flow.ts), minus the
+ * the replicator's own (replicator/flow-copier.ts, replicator/flow.ts), minus the
  * transaction, so "plain clients" and the replicator differ only in what the replicator adds.
  */
 import { KafkaJS } from '../../core/kafka.ts';
 import type { Admin, Consumer, KafkaClient } from '../../core/kafka.ts';
 import { sleep } from '../../core/retry.ts';
+import { createLogger } from '../../core/logger.ts';
+import { CopyProducer } from '../../replicator/copy-producer.ts';
+import { COPIER_PRODUCER } from '../../replicator/flow-copier.ts';
 import type { RecordFactory } from './records.ts';
 
 /** Wall-clock milliseconds with sub-millisecond resolution; one clock for producers and consumers in this process. */
+const producerLog = createLogger({ name: 'bench-produce', level: 'error' });
+
 export function wallNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** The copier's producer settings (replicator/partition-copier.ts) without transactional.id. */
-export const COPIER_PRODUCER = {
-  'linger.ms': 5,
-  'batch.size': 1_000_000,
-  'compression.type': 'lz4',
-  'queue.buffering.max.messages': 500_000,
-  'message.max.bytes': 64 * 1024 * 1024,
-} as const;
 
-/** The flow's source-consumer settings (replicator/flow.ts) that matter for throughput. */
+/** The flow's source-consumer settings (replicator/source-reader.ts) that matter for throughput. */
 export function flowLikeConsumer(maxBatchRecords: number) {
   return {
     'isolation.level': 'read_committed',
@@ -42,35 +39,32 @@ export interface ProduceResult {
 
 /**
  * Produces `count` records of `factory` (sequence 0..count-1, round-robin over partitions)
- * as fast as the producer acknowledges them (acks=all, idempotent), `inFlight` sends of
- * `chunk` records at a time. Timed from the first send to the last acknowledgement.
+ * as fast as the producer takes them (acks=all, idempotent), through the replicator's own copy
+ * producer (replicator/copy-producer.ts: the binding's API, its settings, no transaction), so
+ * that a ceiling measured with it differs from the replicator only in what the replicator
+ * adds. Values are stamped per chunk of `chunk` records. Timed from the first record handed
+ * over to the last acknowledgement.
  */
-export async function produceAll(kafka: KafkaClient, topic: string, o: { count: number; partitions: number; factory: RecordFactory; chunk?: number; inFlight?: number; headers?: (seq: number, partition: number) => KafkaJS.IHeaders }): Promise<ProduceResult> {
-  const producer = kafka.producer({ ...COPIER_PRODUCER, kafkaJS: { acks: -1, idempotent: true } });
-  await producer.connect();
+export async function produceAll(bootstrap: readonly string[], topic: string, o: { count: number; partitions: number; factory: RecordFactory; chunk?: number; headers?: (seq: number, partition: number) => Record<string, string> }): Promise<ProduceResult> {
+  const producer = await CopyProducer.open({ bootstrap, clientId: 'bench-produce', transactionalId: undefined, transactionTimeoutMs: 60_000, settings: COPIER_PRODUCER, log: producerLog });
   try {
     const chunk = o.chunk ?? 5_000;
-    let next = 0;
     const t0 = performance.now();
-    const worker = async (): Promise<void> => {
-      while (next < o.count) {
-        const from = next;
-        const n = Math.min(chunk, o.count - from);
-        next += n;
-        const now = wallNow();
-        const messages: KafkaJS.Message[] = new Array<KafkaJS.Message>(n);
-        for (let i = 0; i < n; i++) {
-          const partition = (from + i) % o.partitions;
-          messages[i] = { value: o.factory.value(from + i, now), partition, ...(o.headers ? { headers: o.headers(from + i, partition) } : {}) };
-        }
-        await producer.send({ topic, messages });
+    await producer.track();
+    for (let from = 0; from < o.count; from += chunk) {
+      const now = wallNow();
+      for (let seq = from; seq < Math.min(o.count, from + chunk); seq++) {
+        const partition = seq % o.partitions;
+        const headers = o.headers ? [o.headers(seq, partition)] : undefined;
+        while (!producer.tryProduce(topic, partition, o.factory.value(seq, now), null, undefined, headers)) await producer.room();
       }
-    };
-    await Promise.all(Array.from({ length: o.inFlight ?? 4 }, worker));
+    }
+    const d = await producer.delivered();
+    if (d.error) throw d.error.error;
     const seconds = (performance.now() - t0) / 1000;
     return { records: o.count, seconds, recordsPerSec: o.count / seconds };
   } finally {
-    await producer.disconnect().catch(() => undefined);
+    await producer.close(10_000);
   }
 }
 
@@ -81,39 +75,23 @@ export interface RateProducer {
 }
 
 /**
- * Produces at `ratePerSec` until stopped: every `tickMs` it sends the records that are due,
- * each stamped with the wall clock just before the send. Sends are not awaited one by one,
- * so a slow acknowledgement does not lower the rate.
+ * Produces at `ratePerSec` until stopped: every `tickMs` it hands over the records that are
+ * due, each stamped with the wall clock just before, through the copy producer (the lightest
+ * load generator this process has: it shares the machine with what it measures). Deliveries
+ * are not awaited one by one, so a slow acknowledgement does not lower the rate.
  */
-export async function produceAtRate(kafka: KafkaClient, topic: string, o: { ratePerSec: number; partitions: number; factory: RecordFactory; tickMs?: number }): Promise<RateProducer> {
-  const producer = kafka.producer({ ...COPIER_PRODUCER, kafkaJS: { acks: -1, idempotent: true } });
-  await producer.connect();
+export async function produceAtRate(bootstrap: readonly string[], topic: string, o: { ratePerSec: number; partitions: number; factory: RecordFactory; tickMs?: number }): Promise<RateProducer> {
+  const producer = await CopyProducer.open({ bootstrap, clientId: 'bench-rate', transactionalId: undefined, transactionTimeoutMs: 60_000, settings: COPIER_PRODUCER, log: producerLog });
+  await producer.track();
   let running = true;
   let sent = 0;
-  let acked = 0;
-  let failed = 0;
-  const pending = new Set<Promise<void>>();
   const t0 = performance.now();
   const loop = (async () => {
     while (running) {
       const due = Math.floor(((performance.now() - t0) / 1000) * o.ratePerSec);
-      if (due > sent) {
-        const from = sent;
-        const n = due - from;
-        const now = wallNow();
-        const messages: KafkaJS.Message[] = new Array<KafkaJS.Message>(n);
-        for (let i = 0; i < n; i++) messages[i] = { value: o.factory.value(from + i, now), partition: (from + i) % o.partitions };
-        sent = due;
-        const p: Promise<void> = producer.send({ topic, messages }).then(
-          () => {
-            acked += n;
-          },
-          () => {
-            failed += n;
-          },
-        );
-        pending.add(p);
-        void p.finally(() => pending.delete(p));
+      const now = wallNow();
+      for (; sent < due; sent++) {
+        while (!producer.tryProduce(topic, sent % o.partitions, o.factory.value(sent, now), null, undefined, undefined)) await producer.room();
       }
       await sleep(o.tickMs ?? 10);
     }
@@ -124,9 +102,9 @@ export async function produceAtRate(kafka: KafkaClient, topic: string, o: { rate
       running = false;
       await loop;
       const seconds = (performance.now() - t0) / 1000;
-      await Promise.all([...pending]);
-      await producer.disconnect().catch(() => undefined);
-      return { sent, acked, failed, seconds };
+      const d = await producer.delivered();
+      await producer.close(10_000);
+      return { sent, acked: sent - d.refused, failed: d.refused, seconds };
     },
   };
 }

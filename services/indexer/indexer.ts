@@ -16,7 +16,7 @@ import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Deployment } from '../../config/schema.ts';
 import { GeoError } from '../../core/errors.ts';
 import type { Consumer, KafkaClient } from '../../core/kafka.ts';
-import { BATCHED_FETCH, kafkaClient, kafkaError } from '../../core/kafka.ts';
+import { BATCHED_FETCH, disconnectConsumer, kafkaClient, kafkaError } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { RetryPolicy } from '../../core/retry.ts';
 import { backoffDelay, sleep } from '../../core/retry.ts';
@@ -192,7 +192,7 @@ export class Indexer {
       clearTimeout(force);
       this.hardStop.abort();
       if (this.timer) clearInterval(this.timer);
-      await this.consumer?.disconnect().catch(() => undefined);
+      if (this.consumer) await disconnectConsumer(this.consumer, this.drainTimeoutMs, this.log);
       await this.heartbeats.stop().catch(() => undefined);
       await this.deadLetters.close();
       await this.search.close().catch(() => undefined);
@@ -267,6 +267,11 @@ export class Indexer {
         'isolation.level': 'read_committed',
         'topic.metadata.refresh.interval.ms': 2_000,
         'js.consumer.max.batch.size': 1_000,
+        // Cooperative: a subscription that grows (a copy topic appears) only adds partitions. With
+        // the eager default it revokes everything and assigns it again, and kafka-javascript
+        // 1.10.1 applies the revoke's unassign later than an assign that follows at once, which
+        // then left the consumer with nothing assigned for good (seen in CI and reproduced).
+        'partition.assignment.strategy': 'cooperative-sticky',
         ...BATCHED_FETCH,
         kafkaJS: { groupId: this.groupId, fromBeginning: true, autoCommit: false },
       });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { sleep } from '../../core/retry.ts';
-import { H_HOPS, H_ORIGIN_REGION } from '../../replicator/provenance.ts';
+import { readOrigin } from '../../replicator/provenance.ts';
 import { Replicator } from '../../replicator/replicator.ts';
 import { audit, committedEnds, readAll } from '../support/copies.ts';
 import { steadyLoad } from '../support/load.ts';
@@ -52,7 +52,7 @@ describe('active-active replication across all six flows', () => {
         const a = audit(copies);
         expect({ flow: `${source}->${target}`, total: a.total, duplicates: a.duplicates.length, outOfOrder: a.outOfOrder }).toEqual({ flow: `${source}->${target}`, total, duplicates: 0, outOfOrder: [] });
         for (const [p, end] of ends) expect(a.byPartition.get(p)).toEqual(Array.from({ length: end }, (_, i) => i));
-        expect(copies.every((c) => c.headers[H_ORIGIN_REGION] === source && c.headers[H_HOPS] === `${source}>${target}`)).toBe(true);
+        expect(copies.every((c) => readOrigin(c.headers)?.region === source && readOrigin(c.headers)?.hops.join('>') === `${source}>${target}`)).toBe(true);
       }
     }
     // Give the topic sync a few rounds: a copy of a copy would appear now if loops were possible.
@@ -79,8 +79,8 @@ describe('active-active replication across all six flows', () => {
       for (const source of REGIONS) {
         const fromSource = all.filter((r) => (r.value ?? '').startsWith(`${source}-`));
         expect(fromSource).toHaveLength(N);
-        if (source !== region) expect(fromSource.every((r) => r.headers[H_ORIGIN_REGION] === source && r.headers[H_HOPS] === `${source}>${region}`)).toBe(true);
-        else expect(fromSource.every((r) => r.headers[H_ORIGIN_REGION] === undefined)).toBe(true);
+        if (source !== region) expect(fromSource.every((r) => readOrigin(r.headers)?.region === source && readOrigin(r.headers)?.hops.join('>') === `${source}>${region}`)).toBe(true);
+        else expect(fromSource.every((r) => readOrigin(r.headers) === undefined)).toBe(true);
       }
     }
     await sleep(3_000);

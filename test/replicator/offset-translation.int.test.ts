@@ -6,7 +6,7 @@ import { createLogger } from '../../core/logger.ts';
 import { flowNames } from '../../replicator/names.ts';
 import { translateGroupOffsets } from '../../replicator/offset-translation.ts';
 import type { TranslateOptions } from '../../replicator/offset-translation.ts';
-import { H_ORIGIN_OFFSET, H_ORIGIN_PARTITION } from '../../replicator/provenance.ts';
+import { readOrigin } from '../../replicator/provenance.ts';
 import { Replicator } from '../../replicator/replicator.ts';
 import { collect } from '../support/kafka.ts';
 import { uniqueName } from '../support/names.ts';
@@ -131,10 +131,10 @@ describe('offset translation us-east → eu-west', () => {
     const remaining = N - 100 + (N - 37);
     const got = await collect(consumer, remaining, 60_000);
     for (const [p, from] of Object.entries(committed)) {
-      const origins = got.filter((r) => r.partition === Number(p)).map((r) => Number(r.headers[H_ORIGIN_OFFSET]));
+      const origins = got.filter((r) => r.partition === Number(p)).map((r) => Number(readOrigin(r.headers)?.offset));
       expect(origins[0]).toBe(from);
       expect(origins).toEqual(Array.from({ length: N - from }, (_, i) => from + i));
-      expect(got.filter((r) => r.partition === Number(p)).every((r) => r.headers[H_ORIGIN_PARTITION] === p)).toBe(true);
+      expect(got.filter((r) => r.partition === Number(p)).every((r) => String(readOrigin(r.headers)?.partition) === p)).toBe(true);
     }
 
     // That consumer is a live member of the group in eu-west now: applying again must refuse.
@@ -184,7 +184,7 @@ describe('offset translation us-east → eu-west', () => {
     await consumer.subscribe({ topic: copy });
     await produce(topic, 10, 1, 150);
     const got = await collect(consumer, 10, 60_000);
-    expect(got.map((r) => Number(r.headers[H_ORIGIN_OFFSET]))).toEqual(Array.from({ length: 10 }, (_, i) => 150 + i));
+    expect(got.map((r) => Number(readOrigin(r.headers)?.offset))).toEqual(Array.from({ length: 10 }, (_, i) => 150 + i));
   });
 
   it('rejects an unknown region, listing the valid ones', async () => {

@@ -3,7 +3,7 @@ import { silentLogger } from '../../core/logger.ts';
 import { testDeployment } from '../setup/test-deployment.ts';
 import { parseOffsetSync, pickSync, settleTranslation, translateGroupOffsets } from '../../replicator/offset-translation.ts';
 import type { OffsetSync } from '../../replicator/offset-translation.ts';
-import { offsetSyncRecord } from '../../replicator/partition-copier.ts';
+import { offsetSyncRecord } from '../../replicator/flow-copier.ts';
 
 const sync = (sourceOffset: number, targetOffset: number): OffsetSync => ({ topic: 't', partition: 0, sourceOffset: String(sourceOffset), targetOffset: String(targetOffset) });
 
@@ -45,8 +45,8 @@ describe('pickSync', () => {
 describe('parseOffsetSync', () => {
   it("reads the replicator's own offset-sync records", () => {
     const rec = offsetSyncRecord('orders', 3, '120', '131');
-    expect(parseOffsetSync(rec.value as string)).toEqual({ topic: 'orders', partition: 3, sourceOffset: '120', targetOffset: '131' });
-    expect(parseOffsetSync(Buffer.from(rec.value as string))).toEqual({ topic: 'orders', partition: 3, sourceOffset: '120', targetOffset: '131' });
+    expect(parseOffsetSync(rec.value)).toEqual({ topic: 'orders', partition: 3, sourceOffset: '120', targetOffset: '131' });
+    expect(parseOffsetSync(Buffer.from(rec.value))).toEqual({ topic: 'orders', partition: 3, sourceOffset: '120', targetOffset: '131' });
   });
 
   it('ignores malformed records', () => {

@@ -1,17 +1,17 @@
-import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import { describe, expect, it } from 'vitest';
 import { PartitionLane, STALE_LIMIT } from '../../replicator/partition-lane.ts';
+import type { SourceRecord } from '../../replicator/source-reader.ts';
 
-const record = (offset: number, size = 10): KafkaJS.KafkaMessage => ({ offset: String(offset), key: null, value: Buffer.alloc(size), timestamp: '0', attributes: 0, headers: {}, size }) as unknown as KafkaJS.KafkaMessage;
-const run = (from: number, to: number, size = 10): KafkaJS.KafkaMessage[] => Array.from({ length: to - from + 1 }, (_, i) => record(from + i, size));
-const offsets = (ms: readonly KafkaJS.KafkaMessage[]): number[] => ms.map((m) => Number(m.offset));
+const record = (offset: number, size = 10): SourceRecord => ({ offset, key: null, value: Buffer.alloc(size), timestamp: 0, size });
+const run = (from: number, to: number, size = 10): SourceRecord[] => Array.from({ length: to - from + 1 }, (_, i) => record(from + i, size));
+const offsets = (ms: readonly SourceRecord[]): number[] => ms.map((m) => m.offset);
 
 describe('PartitionLane', () => {
   it('queues batches in order and hands out copies of at most maxRecords and maxBytes', () => {
     const lane = new PartitionLane({ maxRecords: 4, maxBytes: 35 });
     lane.reset('10');
-    expect(lane.offer(run(10, 12))).toEqual({ kind: 'queued', added: 3, lastOffset: '12' });
-    expect(lane.offer(run(13, 16))).toEqual({ kind: 'queued', added: 4, lastOffset: '16' });
+    expect(lane.offer(run(10, 12))).toEqual({ kind: 'queued', added: 3, lastOffset: 12 });
+    expect(lane.offer(run(13, 16))).toEqual({ kind: 'queued', added: 4, lastOffset: 16 });
     expect(lane.records).toBe(7);
     expect(offsets(lane.take())).toEqual([10, 11, 12]); // 4 records would be 40 bytes
     expect(offsets(lane.take())).toEqual([13, 14, 15]);
@@ -33,8 +33,8 @@ describe('PartitionLane', () => {
     lane.reset('0');
     lane.offer(run(0, 9));
     expect(offsets(lane.take())).toEqual(run(0, 9).map((_, i) => i));
-    expect(lane.offer(run(5, 9))).toEqual({ kind: 'duplicate', lastOffset: '9' });
-    expect(lane.offer(run(8, 12))).toEqual({ kind: 'queued', added: 3, lastOffset: '12' });
+    expect(lane.offer(run(5, 9))).toEqual({ kind: 'duplicate', lastOffset: 9 });
+    expect(lane.offer(run(8, 12))).toEqual({ kind: 'queued', added: 3, lastOffset: 12 });
     expect(offsets(lane.take())).toEqual([10, 11, 12]);
   });
 
@@ -55,11 +55,11 @@ describe('PartitionLane', () => {
     const failed = lane.take(); // the copy of 20-29 fails; the checkpoint says 20
     expect(offsets(failed)[0]).toBe(20);
     lane.offer(run(30, 39)); // queued meanwhile: dropped by the rewind
-    lane.reset('20', '20');
+    lane.reset('20', 20);
     expect(lane.records).toBe(0);
     expect(lane.offer(run(40, 49))).toEqual({ kind: 'stale', seekTo: '20', attempts: 1 });
     expect(lane.records).toBe(0);
-    expect(lane.offer(run(20, 25))).toEqual({ kind: 'queued', added: 6, lastOffset: '25' });
+    expect(lane.offer(run(20, 25))).toEqual({ kind: 'queued', added: 6, lastOffset: 25 });
     // Once fetching restarted at the rewind point, later batches continue normally.
     expect(lane.offer(run(26, 45))).toMatchObject({ kind: 'queued', added: 20 });
     expect(offsets(lane.take())).toEqual(run(20, 45).map((_, i) => 20 + i));
@@ -67,13 +67,13 @@ describe('PartitionLane', () => {
 
   it('a rewind whose failed copy had in fact committed (checkpoint past it) sets no bound', () => {
     const lane = new PartitionLane({ maxRecords: 100, maxBytes: 1e9 });
-    lane.reset('30', '20');
+    lane.reset('30', 20);
     expect(lane.offer(run(30, 31))).toMatchObject({ kind: 'queued', added: 2 });
   });
 
   it('when the source deleted the records after the checkpoint, it says so and goes on after them', () => {
     const lane = new PartitionLane({ maxRecords: 100, maxBytes: 1e9 });
-    lane.reset('20', '25');
+    lane.reset('20', 25);
     for (let i = 1; i < STALE_LIMIT; i++) expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'stale', attempts: i });
     expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'queued', added: 2 });
     expect(lane.truncated).toEqual({ from: '20', to: '99' });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
-import { H_ORIGIN_OFFSET, H_ORIGIN_PARTITION, H_ORIGIN_REGION, H_ORIGIN_TOPIC } from '../../replicator/provenance.ts';
+import { H_ORIGIN, readOrigin } from '../../replicator/provenance.ts';
 import { Replicator } from '../../replicator/replicator.ts';
 import { collect } from '../support/kafka.ts';
 import { uniqueName } from '../support/names.ts';
@@ -35,13 +35,14 @@ describe('replicator (in process)', () => {
     await consumer.subscribe({ topic: `us-east.${topic}` });
     const got = await collect(consumer, N, 60_000);
     expect(got).toHaveLength(N);
-    const seen = new Set(got.map((r) => `${r.headers[H_ORIGIN_PARTITION]}/${r.headers[H_ORIGIN_OFFSET]}`));
+    const seen = new Set(got.map((r) => `${readOrigin(r.headers)?.partition}/${readOrigin(r.headers)?.offset}`));
     expect(seen.size).toBe(N);
     for (const p of [0, 1, 2]) {
       const copies = got.filter((r) => r.partition === p);
-      const originOffsets = copies.map((r) => Number(r.headers[H_ORIGIN_OFFSET]));
+      const originOffsets = copies.map((r) => Number(readOrigin(r.headers)?.offset));
       expect(originOffsets).toEqual([...originOffsets].sort((a, b) => a - b));
-      expect(copies.every((r) => r.headers[H_ORIGIN_PARTITION] === String(p) && r.headers[H_ORIGIN_REGION] === 'us-east' && r.headers[H_ORIGIN_TOPIC] === topic && r.headers['x-app'] === 'test')).toBe(true);
+      // The wire format: one header, hops/topic/partition/offset; the record's own headers kept.
+      expect(copies.every((r, i) => r.headers[H_ORIGIN] === `us-east>eu-west/${topic}/${p}/${originOffsets[i]}` && r.headers['x-app'] === 'test')).toBe(true);
     }
     const status = rep.status();
     expect(status.flows[0]?.state).toBe('running');

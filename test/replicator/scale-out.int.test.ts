@@ -21,8 +21,8 @@ describe('two replicator processes for the same flows', () => {
     const b = startReplicator(t.deployment, 'eu-west', ['us-east']);
     // Both took part: each logged an assignment of its own share of the partitions. Polled, not
     // slept for: on a loaded machine starting a process and joining the group can take long.
-    await expect.poll(() => a.log(), { timeout: 60_000, interval: 250 }).toContain('Assign partitions');
-    await expect.poll(() => b.log(), { timeout: 60_000, interval: 250 }).toContain('Assign partitions');
+    await expect.poll(() => a.log(), { timeout: 60_000, interval: 250 }).toContain('partitions assigned');
+    await expect.poll(() => b.log(), { timeout: 60_000, interval: 250 }).toContain('partitions assigned');
 
     // 1. SIGKILL one: its partitions move to the other once the session times out (10 s).
     await a.kill();
@@ -30,8 +30,9 @@ describe('two replicator processes for the same flows', () => {
     const c = startReplicator(t.deployment, 'eu-west', ['us-east']);
     await sleep(6_000);
 
-    // 2. Freeze b past its session timeout: c takes its partitions and, by re-initialising the
-    //    same transactional ids, fences b. When b wakes up it must not commit a single copy.
+    // 2. Freeze b past its session timeout: c takes its partitions, fences b's producer (named by
+    //    the checkpoints) and commits with a newer generation of the checkpoint group. When b
+    //    wakes up it must not commit a single copy.
     await b.pause();
     await sleep(15_000);
     await b.resume();
@@ -47,5 +48,7 @@ describe('two replicator processes for the same flows', () => {
     expect(result.outOfOrder).toEqual([]);
     for (const [p, end] of ends) expect(result.byPartition.get(p)).toEqual(Array.from({ length: end }, (_, i) => i));
     expect(c.alive() && b.alive()).toBe(true);
+    // c took partitions that b had committed, so it fenced b's producer at once.
+    expect(c.log()).toContain('fenced the previous owner of assigned partitions');
   });
 });

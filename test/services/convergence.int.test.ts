@@ -47,10 +47,18 @@ describe('convergence of all three regions', () => {
     await producer.send({ topic, messages: events.map((e) => ({ key: e.id, value: encodeEvent(e) })) });
   }
 
-  // One set of stacks for all of conflict resolution: the late update's 90 s wait overlaps the
-  // other checks instead of adding to the suite's time.
-  it('versions decide, whatever the order and however late: a write in each region is searchable in all three; concurrent updates of one id end with the same winner everywhere; replays change nothing; a delete followed by an older update arriving 90 s later stays deleted', async () => {
+  // One set of stacks for all of conflict resolution: the late update's wait overlaps the other
+  // checks instead of adding to the suite's time. The wait must outlast index.gc_deletes, after
+  // which OpenSearch forgets a hard delete's version; this test's indexes get 5 s instead of the
+  // default 60 s, so the late update arrives 4 windows after the delete, not 1.5 (saves 70 s).
+  it('versions decide, whatever the order and however late: a write in each region is searchable in all three; concurrent updates of one id end with the same winner everywhere; replays change nothing; a delete followed by an older update arriving 4× index.gc_deletes later stays deleted', async () => {
     const s = await stacks();
+    const gcDeletesMs = 5_000;
+    for (const region of REGIONS) {
+      const search = clients.search(region);
+      await expect.poll(async () => (await search.indices.exists({ index: s.prefix })).body, { timeout: 60_000 }).toBe(true);
+      await search.indices.putSettings({ index: s.prefix, body: { index: { gc_deletes: `${gcDeletesMs / 1000}s` } } });
+    }
 
     // A delete, and an update versioned before it (us-east's clock, now), held back and delivered 90 s after the delete.
     const first = await s.put('eu-west', 'late', { seq: 1, title: 'will be deleted' });
@@ -101,8 +109,8 @@ describe('convergence of all three regions', () => {
     await converged(s, expected);
     for (const region of REGIONS) expect((await s.query(region, { filters: { title: 'the loser, replayed' } })).body.total, region).toBe(0);
 
-    // Longer than OpenSearch's index.gc_deletes (60 s): a hard delete's version would be forgotten by now.
-    await new Promise((r) => setTimeout(r, Math.max(0, 90_000 - (Date.now() - deletedAt))));
+    // Past index.gc_deletes: a hard delete's version would be forgotten by now.
+    await new Promise((r) => setTimeout(r, Math.max(0, 4 * gcDeletesMs - (Date.now() - deletedAt))));
     const beforeLate = await staleCounts(s);
     await produceRaw('us-east', s.documents, [held]);
     await expect.poll(async () => (await staleCounts(s)).map((n, i) => n - (beforeLate[i] ?? 0)), { timeout: 60_000 }).toEqual([1, 1, 1]);

@@ -4,7 +4,7 @@
  */
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Admin, KafkaClient } from '../../core/kafka.ts';
-import { H_ORIGIN_OFFSET, H_ORIGIN_PARTITION } from '../../replicator/provenance.ts';
+import { readOrigin } from '../../replicator/provenance.ts';
 import { uniqueName } from './names.ts';
 
 export interface CopyAudit {
@@ -74,8 +74,9 @@ export function audit(records: ReadonlyArray<{ partition: number; headers: Recor
   const byPartition = new Map<number, number[]>();
   let misplaced = 0;
   for (const r of records) {
-    const op = Number(r.headers[H_ORIGIN_PARTITION]);
-    const oo = Number(r.headers[H_ORIGIN_OFFSET]);
+    const origin = readOrigin(r.headers);
+    const op = origin?.partition ?? Number.NaN;
+    const oo = Number(origin?.offset ?? Number.NaN);
     const k = `${op}/${oo}`;
     if (seen.has(k)) duplicates.push(k);
     seen.add(k);
