@@ -28,7 +28,7 @@ import { CheckpointMember } from './checkpoint-member.ts';
 import type { Checkpoint, RebalanceKind } from './checkpoint-member.ts';
 import { CopyFailure, FlowCopier, isFatal, isFenced, isPoison } from './flow-copier.ts';
 import type { CopyPart, CopyResult } from './flow-copier.ts';
-import { PartitionLane } from './partition-lane.ts';
+import { PartitionLane, STALE_CHECK_EVERY } from './partition-lane.ts';
 import { SourceReader } from './source-reader.ts';
 import type { SourceBatch, SourcePosition, SourceRecord } from './source-reader.ts';
 import { TopicSync } from './topic-sync.ts';
@@ -437,6 +437,7 @@ export class Flow {
       // Fetched before the rewind's seek took effect: fetch from the checkpoint again.
       this.log.warn({ partition: k, firstOffset: batch.messages[0]?.offset, seekTo: offer.seekTo, attempt: offer.attempts }, 'batch starts past the rewind point; seeking again');
       reader?.seek(batch.topic, batch.partition, offer.seekTo === '-2' ? undefined : offer.seekTo);
+      if (offer.attempts % STALE_CHECK_EVERY === 0) void this.checkTruncation(k, slot);
       return;
     }
     const truncated = slot.lane.truncated;
@@ -454,6 +455,25 @@ export class Flow {
       }
       this.wake();
     }
+  }
+
+  /**
+   * After repeated stale batches: asks the source whether retention deleted the records after
+   * the rewind point. Only then does the lane go on past them; otherwise seeking goes on.
+   */
+  private async checkTruncation(k: string, slot: Slot): Promise<void> {
+    const reader = this.reader;
+    if (!reader) return;
+    let low: number;
+    try {
+      low = await reader.lowWatermark(slot.status.topic, slot.status.partition, 10_000);
+    } catch (err) {
+      this.log.warn({ partition: k, err: (err as Error).message }, 'could not read the source partition\'s log start; seeking on');
+      return;
+    }
+    if (this.slots.get(k) !== slot) return;
+    const from = slot.lane.sourceStartsAt(low);
+    if (from !== undefined) reader.seek(slot.status.topic, slot.status.partition, from);
   }
 
   /** Ends the copy loop's wait: records arrived (it decides whether they are enough). */

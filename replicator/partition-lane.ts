@@ -11,7 +11,9 @@
  * already took are dropped (a redelivery must never be copied twice). After a rewind to the
  * checkpoint, the first batch must start no later than the first record of the copy that
  * failed: one that starts later was fetched before the rewind, and taking it would skip
- * records, so the flow seeks again instead. Pure logic: the flow owns the consumer.
+ * records, so the flow seeks again instead. Only the source can say that records were deleted
+ * in between (its log start offset is past them): the flow asks it, and tells the lane.
+ * Pure logic: the flow owns the consumer.
  */
 import type { SourceRecord } from './source-reader.ts';
 
@@ -30,8 +32,8 @@ export type Offer =
   /** Fetched before a rewind: do not take it, seek to `seekTo` again. */
   | { kind: 'stale'; seekTo: string; attempts: number };
 
-/** Consecutive stale offers after which the lane accepts what it gets: the source deleted the records in between (retention) before they could be copied. */
-export const STALE_LIMIT = 5;
+/** Every this many consecutive stale offers, the flow asks the source whether retention deleted the records in between. */
+export const STALE_CHECK_EVERY = 5;
 
 export class PartitionLane {
   private queue: SourceRecord[] = [];
@@ -68,8 +70,7 @@ export class PartitionLane {
     if (!first || !last) return undefined;
     if (this.startBy !== undefined && first.offset > this.startBy) {
       this.staleOffers++;
-      if (this.staleOffers < STALE_LIMIT) return { kind: 'stale', seekTo: this.restartFrom ?? '-2', attempts: this.staleOffers };
-      this.truncated = { from: this.restartFrom ?? '0', to: String(first.offset - 1) };
+      return { kind: 'stale', seekTo: this.restartFrom ?? '-2', attempts: this.staleOffers };
     }
     this.startBy = undefined;
     this.staleOffers = 0;
@@ -85,6 +86,22 @@ export class PartitionLane {
     }
     this.newest = last.offset;
     return { kind: 'queued', added: messages.length - from, lastOffset: last.offset };
+  }
+
+  /**
+   * The source's log start offset, asked after stale offers. When it is past the rewind
+   * point, retention deleted the records in between before they were copied: the lane goes on
+   * from it (and says so in `truncated`), and returns where to fetch from. Otherwise undefined:
+   * the records exist, keep seeking.
+   */
+  sourceStartsAt(low: number): string | undefined {
+    if (this.startBy === undefined || low <= this.startBy) return undefined;
+    this.truncated = { from: this.restartFrom ?? '0', to: String(low - 1) };
+    this.startBy = low;
+    this.newest = low - 1;
+    this.restartFrom = String(low);
+    this.staleOffers = 0;
+    return this.restartFrom;
   }
 
   /** Removes and returns the next copy's records (empty when nothing is queued). */

@@ -67,6 +67,16 @@ export class SourceReader {
   private consumer: PlainConsumer | undefined;
   private fetching: Promise<void> | undefined;
   private stopping = false;
+  /**
+   * Position changes (assign, unassign, seek), counted. A fetch call in flight when a
+   * partition's position changed may return its records from before the change: librdkafka's
+   * version barrier filters only what is consumed after it. Those are dropped here, so every
+   * record handed over was fetched from the position last asked for.
+   */
+  private changes = 0;
+  private readonly changedAt = new Map<string, number>();
+  /** By partition: the position last asked for (assign or seek), to fetch again from after a drop. */
+  private readonly requested = new Map<string, number>();
 
   constructor(o: SourceReaderOptions) {
     this.o = o;
@@ -75,6 +85,10 @@ export class SourceReader {
   async connect(): Promise<void> {
     const consumer = new PlainKafkaConsumer(this.settings()) as PlainConsumer;
     consumer.on('event.error', bindingErrorListener(this.o.log, 'source consumer error'));
+    // An offset reset moves a partition's position behind the flow's back: always worth a line.
+    consumer.on('event.log', (e: { severity?: number; fac?: string; message?: string }) => {
+      if (e.fac === 'OFFSET') this.o.log.warn({ librdkafka: e.message }, 'source position reset by the client');
+    });
     await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(bindingError(err)) : resolve())));
     consumer.setDefaultConsumeTimeout(FETCH_WAIT_MS);
     consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
@@ -92,6 +106,10 @@ export class SourceReader {
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,
       'enable.partition.eof': false,
+      // When a position is not on the broker (deleted by retention, or a leader's log truncated
+      // under it), go back, never forward: librdkafka's default jumps to the end and skips
+      // records silently. The lanes drop what they already took, so going back costs a re-read.
+      'auto.offset.reset': 'earliest',
       'fetch.max.bytes': 64 * 1024 * 1024,
       'max.partition.fetch.bytes': 8 * 1024 * 1024,
       'queued.max.messages.kbytes': 262_144,
@@ -103,13 +121,16 @@ export class SourceReader {
   /** Starts fetching these partitions from their positions (in addition to what is assigned). */
   assign(positions: readonly SourcePosition[]): void {
     if (positions.length === 0) return;
-    this.client().incrementalAssign(positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset === undefined ? BEGINNING : Number(p.offset) })));
+    const tps = positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset === undefined ? BEGINNING : Number(p.offset) }));
+    this.client().incrementalAssign(tps);
+    for (const tp of tps) this.changed(tp, tp.offset);
   }
 
   /** Stops fetching these partitions; records of theirs already fetched are still handed over, and the flow drops them. */
   unassign(tps: ReadonlyArray<{ topic: string; partition: number }>): void {
     if (tps.length === 0 || !this.consumer) return;
     this.consumer.incrementalUnassign(tps.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+    for (const tp of tps) this.changed(tp, undefined);
   }
 
   pause(tps: ReadonlyArray<{ topic: string; partition: number }>): void {
@@ -124,9 +145,29 @@ export class SourceReader {
   seek(topic: string, partition: number, offset: string | undefined): void {
     const c = this.consumer;
     if (!c) return;
-    c.seek({ topic, partition, offset: offset === undefined ? BEGINNING : Number(offset) }, 0, (err) => {
+    const to = offset === undefined ? BEGINNING : Number(offset);
+    this.changed({ topic, partition }, to);
+    c.seek({ topic, partition, offset: to }, 0, (err) => {
       if (err) this.o.log.warn({ err: err.message, topic, partition, offset }, 'source seek failed');
     });
+  }
+
+  /** The partition's log start offset on the source (what retention has not deleted yet). */
+  lowWatermark(topic: string, partition: number, timeoutMs: number): Promise<number> {
+    const c = this.client();
+    return new Promise((resolve, reject) => {
+      c.queryWatermarkOffsets(topic, partition, timeoutMs, (err, w) => {
+        if (err) reject(bindingError(err));
+        else resolve(w.lowOffset);
+      });
+    });
+  }
+
+  private changed(tp: { topic: string; partition: number }, to: number | undefined): void {
+    const k = `${tp.topic}/${tp.partition}`;
+    this.changedAt.set(k, ++this.changes);
+    if (to === undefined) this.requested.delete(k);
+    else this.requested.set(k, to);
   }
 
   assigned(): Array<{ topic: string; partition: number }> {
@@ -158,6 +199,7 @@ export class SourceReader {
   private async fetchLoop(consumer: KafkaConsumer): Promise<void> {
     while (!this.stopping) {
       let messages: Message[];
+      const issuedAt = this.changes;
       try {
         messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(this.o.maxRecords, (err, ms) => (err ? reject(bindingError(err)) : resolve(ms))));
       } catch (err) {
@@ -166,12 +208,12 @@ export class SourceReader {
         await new Promise((r) => setTimeout(r, FETCH_WAIT_MS));
         continue;
       }
-      if (messages.length > 0 && !this.stopping) this.handOver(consumer, messages);
+      if (messages.length > 0 && !this.stopping) this.handOver(consumer, messages, issuedAt);
     }
   }
 
-  /** Groups a fetch by partition (in fetch order) and hands each run over. */
-  private handOver(consumer: KafkaConsumer, messages: Message[]): void {
+  /** Groups a fetch by partition (in fetch order) and hands each run over, but not a partition's whose position changed while the fetch was in flight. */
+  private handOver(consumer: KafkaConsumer, messages: Message[], issuedAt: number): void {
     const byPartition = new Map<string, SourceBatch>();
     for (const m of messages) {
       const key = `${m.topic}/${m.partition}`;
@@ -182,7 +224,15 @@ export class SourceReader {
       }
       b.messages.push(m);
     }
-    for (const b of byPartition.values()) {
+    for (const [k, b] of byPartition) {
+      if ((this.changedAt.get(k) ?? 0) > issuedAt) {
+        // Some of these may come from before the change, and the fetch position has moved past
+        // all of them: fetch again from where the change asked for (a no-op when unassigned).
+        const to = this.requested.get(k);
+        this.o.log.debug({ partition: k, records: b.messages.length, fetchAgainFrom: to }, 'dropped records fetched across a position change');
+        if (to !== undefined) this.seek(b.topic, b.partition, to === BEGINNING ? undefined : String(to));
+        continue;
+      }
       try {
         const w = consumer.getWatermarkOffsets(b.topic, b.partition);
         if (typeof w.highOffset === 'number' && w.highOffset >= 0) b.highWatermark = String(w.highOffset);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PartitionLane, STALE_LIMIT } from '../../replicator/partition-lane.ts';
+import { PartitionLane, STALE_CHECK_EVERY } from '../../replicator/partition-lane.ts';
 import type { SourceRecord } from '../../replicator/source-reader.ts';
 
 const record = (offset: number, size = 10): SourceRecord => ({ offset, key: null, value: Buffer.alloc(size), timestamp: 0, size });
@@ -71,12 +71,27 @@ describe('PartitionLane', () => {
     expect(lane.offer(run(30, 31))).toMatchObject({ kind: 'queued', added: 2 });
   });
 
-  it('when the source deleted the records after the checkpoint, it says so and goes on after them', () => {
+  it('never skips past the rewind point on its own, however often stale batches come', () => {
     const lane = new PartitionLane({ maxRecords: 100, maxBytes: 1e9 });
     lane.reset('20', 25);
-    for (let i = 1; i < STALE_LIMIT; i++) expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'stale', attempts: i });
-    expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'queued', added: 2 });
-    expect(lane.truncated).toEqual({ from: '20', to: '99' });
+    for (let i = 1; i <= 3 * STALE_CHECK_EVERY; i++) expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'stale', attempts: i });
+    // The source still has the records (its log starts before the failed copy): keep seeking.
+    expect(lane.sourceStartsAt(0)).toBeUndefined();
+    expect(lane.sourceStartsAt(25)).toBeUndefined();
+    expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'stale' });
+    expect(lane.truncated).toBeUndefined();
+    expect(lane.offer(run(20, 22))).toMatchObject({ kind: 'queued', added: 3 });
+  });
+
+  it('when the source deleted the records after the checkpoint, it says so and goes on from its log start', () => {
+    const lane = new PartitionLane({ maxRecords: 100, maxBytes: 1e9 });
+    lane.reset('20', 25);
+    expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'stale', attempts: 1 });
+    expect(lane.sourceStartsAt(60)).toBe('60');
+    expect(lane.truncated).toEqual({ from: '20', to: '59' });
+    // A batch fetched before that seek is still stale; the one from the log start is taken.
+    expect(lane.offer(run(100, 101))).toMatchObject({ kind: 'stale', seekTo: '60' });
+    expect(lane.offer(run(60, 61))).toMatchObject({ kind: 'queued', added: 2 });
   });
 
   it('is full at two copies\' worth and drained below one', () => {
