@@ -91,3 +91,36 @@ function pct(x: number): string {
 export function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
+
+/**
+ * The acknowledged writes missing from copies, as offset ranges per flow and source partition
+ * ("us-east->eu-west p2: 140-171 (32)"): a gap (later records copied) and a stall (only the tail
+ * missing) read differently, and a CI log keeps only its last lines.
+ */
+export function lossRanges(v: Verdict): string {
+  const byPart = new Map<string, number[]>();
+  for (const l of v.lostInCopies) {
+    const [p, off] = l.at.split('/');
+    const k = `${l.from}->${l.to} p${p}`;
+    byPart.set(k, [...(byPart.get(k) ?? []), Number(off)]);
+  }
+  const parts: string[] = [];
+  for (const [k, offsets] of [...byPart].sort(([a], [b]) => a.localeCompare(b))) {
+    offsets.sort((a, b) => a - b);
+    const runs: string[] = [];
+    let start = offsets[0] as number;
+    let prev = start;
+    for (const o of [...offsets.slice(1), Number.NaN]) {
+      if (o === prev + 1) {
+        prev = o;
+        continue;
+      }
+      runs.push(start === prev ? `${start}` : `${start}-${prev}`);
+      start = o;
+      prev = o;
+    }
+    parts.push(`${k}: ${runs.join(',')} (${offsets.length})`);
+  }
+  const index = v.lostInIndex.length > 0 ? [`${v.lostInIndex.length} missing in indexes`] : [];
+  return [...parts, ...index].join('; ') || 'none';
+}

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TABLE_HEADERS, tableRow } from '../../chaos/report.ts';
+import { TABLE_HEADERS, lossRanges, tableRow } from '../../chaos/report.ts';
 import { runScenarios } from '../../chaos/runner.ts';
 import { loadScenario } from '../../chaos/scenario.ts';
 import { table } from '../../cli/table.ts';
@@ -42,7 +42,9 @@ describe.skipIf(!CHAOS)('chaos (short subset)', () => {
     expect(results).toHaveLength(files.length);
     for (const r of results) {
       const v = r.verdict;
-      expect({ scenario: r.scenario, lost: v.lost, duplicated: v.duplicated, outOfOrder: v.outOfOrder, misplaced: v.misplaced, missingInCopies: v.missingInCopies, phantoms: v.phantoms.length, converged: v.converged }).toEqual({
+      // The message carries what a failure needs explained, since a CI log keeps only its tail.
+      const why = `${r.scenario}: lost ${lossRanges(v)}${r.replicationAtFailure ? `\nreplication then:\n${r.replicationAtFailure.join('\n')}` : ''}`;
+      expect({ scenario: r.scenario, lost: v.lost, duplicated: v.duplicated, outOfOrder: v.outOfOrder, misplaced: v.misplaced, missingInCopies: v.missingInCopies, phantoms: v.phantoms.length, converged: v.converged }, why).toEqual({
         scenario: r.scenario,
         lost: 0,
         duplicated: 0,
