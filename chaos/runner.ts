@@ -202,7 +202,7 @@ async function runScenario(system: ChaosSystem, s: Scenario, log: Logger, say: (
 async function replicationSummary(system: ChaosSystem, regions: readonly string[]): Promise<string[]> {
   const lines: string[] = [];
   for (const r of regions) {
-    const status = (await getStatus(`${system.fleet.url(`${r}/replicator`)}/status`)) as { flows?: Array<{ flow: string; state: string; reason?: string; partitions: Array<{ topic: string; partition: number; state: string; reason?: string; nextSourceOffset?: string; highWatermark?: string; lagRecords?: number; checkpointAgeMs?: number; copyingForMs?: number }> }> } | undefined;
+    const status = (await getStatus(`${system.fleet.url(`${r}/replicator`)}/status`)) as { flows?: Array<{ flow: string; state: string; reason?: string; partitions: Array<{ topic: string; partition: number; state: string; reason?: string; nextSourceOffset?: string; highWatermark?: string; lagRecords?: number; skippedOffsets?: number; checkpointAgeMs?: number; copyingForMs?: number }> }> } | undefined;
     if (!status?.flows) {
       lines.push(`${r}/replicator: no status`);
       continue;
@@ -212,8 +212,9 @@ async function replicationSummary(system: ChaosSystem, regions: readonly string[
     for (const f of status.flows) {
       lines.push(`${f.flow}: ${f.state}${f.reason ? ` (${f.reason})` : ''}`);
       for (const p of f.partitions) {
-        if (p.state === 'idle' && (p.lagRecords ?? 0) === 0) continue;
-        lines.push(`  ${p.topic}/${p.partition} ${p.state}${p.reason ? ` (${p.reason})` : ''} next=${p.nextSourceOffset ?? '-'} hw=${p.highWatermark ?? '-'} lag=${p.lagRecords ?? '-'} checkpointAge=${p.checkpointAgeMs ?? '-'}ms${p.copyingForMs === undefined ? '' : ` copyingFor=${p.copyingForMs}ms`}`);
+        // The workload's sources are plain (no transactions, no compaction): a skipped offset there is a lost record.
+        if (p.state === 'idle' && (p.lagRecords ?? 0) === 0 && (p.skippedOffsets ?? 0) === 0) continue;
+        lines.push(`  ${p.topic}/${p.partition} ${p.state}${p.reason ? ` (${p.reason})` : ''} next=${p.nextSourceOffset ?? '-'} hw=${p.highWatermark ?? '-'} lag=${p.lagRecords ?? '-'} skipped=${p.skippedOffsets ?? '-'} checkpointAge=${p.checkpointAgeMs ?? '-'}ms${p.copyingForMs === undefined ? '' : ` copyingFor=${p.copyingForMs}ms`}`);
       }
     }
   }

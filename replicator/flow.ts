@@ -53,6 +53,12 @@ export interface PartitionStatus {
   lagRecords: number | undefined;
   lagMs: number;
   copiedRecords: number;
+  /**
+   * Source offsets passed over between a checkpoint and the next record copied: transaction
+   * markers, aborted or compacted records. With a plain source (the ingest APIs' idempotent
+   * producers) always 0, so anything else there means records were skipped.
+   */
+  skippedOffsets: number;
   lastCheckpointAt: number | undefined;
   /** When the copy in flight started (undefined: none in flight). */
   copyStartedAt: number | undefined;
@@ -364,7 +370,7 @@ export class Flow {
   }
 
   private newSlot(topic: string, targetTopic: string, partition: number): Slot {
-    const status: PartitionStatus = { topic, targetTopic, partition, state: 'idle', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, lastCheckpointAt: undefined, copyStartedAt: undefined };
+    const status: PartitionStatus = { topic, targetTopic, partition, state: 'idle', reason: undefined, nextSourceOffset: undefined, highWatermark: undefined, lagRecords: undefined, lagMs: 0, copiedRecords: 0, skippedOffsets: 0, lastCheckpointAt: undefined, copyStartedAt: undefined };
     const slot: Slot = { status, lane: new PartitionLane({ maxRecords: this.o.config.maxBatchRecords, maxBytes: this.o.config.maxBatchBytes }), backpressured: false, failures: 0 };
     this.slots.set(key({ topic, partition }), slot);
     return slot;
@@ -556,6 +562,15 @@ export class Flow {
     const s = slot.status;
     const now = Date.now();
     slot.failures = 0;
+    // Offsets from the checkpoint to the last record copied, minus the records: O(1), no per-record work.
+    const first = records[0]?.offset;
+    const last = records[records.length - 1]?.offset;
+    const gap = first === undefined || last === undefined ? 0 : last + 1 - (s.nextSourceOffset === undefined ? first : Number(s.nextSourceOffset)) - records.length;
+    if (gap > 0) {
+      s.skippedOffsets += gap;
+      this.o.metrics.offsetGaps.inc({ flow: this.id, topic: s.topic }, gap);
+      this.log.debug({ partition: p.key, checkpoint: s.nextSourceOffset, firstCopied: first }, 'source offsets passed over between copies');
+    }
     if (s.state === 'copying') s.state = 'idle';
     if (!s.reason?.startsWith('the source deleted')) s.reason = undefined;
     s.nextSourceOffset = r.nextSourceOffset;

@@ -6,6 +6,7 @@ export class ReplicatorMetrics {
   readonly records = new Counter({ name: 'georeplica_replicator_records_total', help: 'Records copied to the target', labelNames: ['flow', 'topic'], registers: [this.registry] });
   readonly bytes = new Counter({ name: 'georeplica_replicator_bytes_total', help: 'Key and value bytes copied to the target', labelNames: ['flow'], registers: [this.registry] });
   readonly skipped = new Counter({ name: 'georeplica_replicator_skipped_records_total', help: 'Records not copied because they arrived by replication (identity naming)', labelNames: ['flow'], registers: [this.registry] });
+  readonly offsetGaps = new Counter({ name: 'georeplica_replicator_source_offset_gaps_total', help: 'Source offsets passed over between a checkpoint and the next record copied (transaction markers, aborted or compacted records; 0 with a plain source)', labelNames: ['flow', 'topic'], registers: [this.registry] });
   readonly latency = new Histogram({
     name: 'georeplica_replicator_replication_latency_seconds',
     help: 'Source record timestamp to committed copy on the target',

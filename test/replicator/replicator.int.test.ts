@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { H_ORIGIN, readOrigin } from '../../replicator/provenance.ts';
+import { CopyProducer } from '../../replicator/copy-producer.ts';
 import { Replicator } from '../../replicator/replicator.ts';
 import { collect } from '../support/kafka.ts';
 import { uniqueName } from '../support/names.ts';
@@ -46,6 +47,35 @@ describe('replicator (in process)', () => {
     }
     const status = rep.status();
     expect(status.flows[0]?.state).toBe('running');
+    // A plain source has dense offsets: nothing was passed over.
+    expect(status.flows[0]?.partitions.filter((p) => p.topic === topic).map((p) => p.skippedOffsets)).toEqual([0, 0, 0]);
+  });
+
+  it('counts the source offsets it passes over: a transactional source\'s markers and aborted records', async () => {
+    const t = testReplication(clients.runtime);
+    const topic = `${t.prefix}-txn-source`;
+    await (await clients.admin('us-east')).createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const id = `${t.prefix}-txn-writer`;
+    const writer = await CopyProducer.open({ bootstrap: clients.runtime.deployment.regions['us-east']?.kafka.bootstrap ?? [], clientId: id, transactionalId: id, transactionTimeoutMs: 60_000, settings: {}, log });
+    try {
+      // Offsets 0-9 committed, 10 its marker; 11-20 aborted, 21 its marker; 22-31 committed, 32 its marker.
+      for (const outcome of ['commit', 'abort', 'commit'] as const) {
+        await writer.begin();
+        for (let i = 0; i < 10; i++) expect(writer.tryProduce(topic, 0, Buffer.from(`${outcome}-${i}`), null, undefined, undefined)).toBe(true);
+        await (outcome === 'commit' ? writer.commit(30_000) : writer.abort(30_000));
+      }
+    } finally {
+      await writer.close(10_000);
+    }
+
+    const rep = new Replicator({ deployment: t.deployment, region: 'eu-west', sources: ['us-east'], log });
+    replicators.push(rep);
+    rep.start();
+    const partition = () => rep.flow('us-east', 'eu-west').status().partitions.find((p) => p.topic === topic);
+    await expect.poll(() => partition()?.copiedRecords, { timeout: 60_000, interval: 250 }).toBe(20);
+    // Up to the last record copied (offset 31): 32 offsets, 20 records, 12 passed over.
+    expect(partition()?.skippedOffsets).toBe(12);
+    expect(partition()?.nextSourceOffset).toBe('32');
   });
 
   it('with minCopyIntervalMs, copies a partition written one record at a time in a few larger transactions, each record once and in order', async () => {
