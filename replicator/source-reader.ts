@@ -77,6 +77,12 @@ export class SourceReader {
   private readonly changedAt = new Map<string, number>();
   /** By partition: the position last asked for (assign or seek), to fetch again from after a drop. */
   private readonly requested = new Map<string, number>();
+  /**
+   * Seeks not applied yet, by partition (the latest wins). The binding runs a seek on the
+   * thread pool, so librdkafka's barrier is up only once its callback came: the fetch loop
+   * applies them itself, between two fetch calls, and issues the next one only after.
+   */
+  private readonly pendingSeeks = new Map<string, { topic: string; partition: number; offset: number }>();
 
   constructor(o: SourceReaderOptions) {
     this.o = o;
@@ -130,7 +136,10 @@ export class SourceReader {
   unassign(tps: ReadonlyArray<{ topic: string; partition: number }>): void {
     if (tps.length === 0 || !this.consumer) return;
     this.consumer.incrementalUnassign(tps.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
-    for (const tp of tps) this.changed(tp, undefined);
+    for (const tp of tps) {
+      this.changed(tp, undefined);
+      this.pendingSeeks.delete(`${tp.topic}/${tp.partition}`);
+    }
   }
 
   pause(tps: ReadonlyArray<{ topic: string; partition: number }>): void {
@@ -141,15 +150,16 @@ export class SourceReader {
     this.guard(() => this.consumer?.resume(tps.map((tp) => ({ topic: tp.topic, partition: tp.partition }))), 'resume', tps);
   }
 
-  /** Fetches the partition from `offset` next (undefined: its beginning). Records fetched before the seek may still arrive: the lane refuses them. */
+  /**
+   * Fetches the partition from `offset` next (undefined: its beginning). Applied by the fetch
+   * loop before its next fetch call; whatever the call in flight returns for the partition is
+   * dropped.
+   */
   seek(topic: string, partition: number, offset: string | undefined): void {
-    const c = this.consumer;
-    if (!c) return;
+    if (!this.consumer) return;
     const to = offset === undefined ? BEGINNING : Number(offset);
     this.changed({ topic, partition }, to);
-    c.seek({ topic, partition, offset: to }, 0, (err) => {
-      if (err) this.o.log.warn({ err: err.message, topic, partition, offset }, 'source seek failed');
-    });
+    this.pendingSeeks.set(`${topic}/${partition}`, { topic, partition, offset: to });
   }
 
   /** The partition's log start offset on the source (what retention has not deleted yet). */
@@ -199,6 +209,7 @@ export class SourceReader {
   private async fetchLoop(consumer: KafkaConsumer): Promise<void> {
     while (!this.stopping) {
       let messages: Message[];
+      await this.applySeeks(consumer);
       const issuedAt = this.changes;
       try {
         messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(this.o.maxRecords, (err, ms) => (err ? reject(bindingError(err)) : resolve(ms))));
@@ -209,6 +220,31 @@ export class SourceReader {
         continue;
       }
       if (messages.length > 0 && !this.stopping) this.handOver(consumer, messages, issuedAt);
+    }
+  }
+
+  /** Applies the pending seeks, each once its callback came (the barrier is up then), until none is left. */
+  private async applySeeks(consumer: KafkaConsumer): Promise<void> {
+    while (this.pendingSeeks.size > 0 && !this.stopping) {
+      const seeks = [...this.pendingSeeks.values()];
+      this.pendingSeeks.clear();
+      await Promise.all(
+        seeks.map(
+          (tp) =>
+            new Promise<void>((resolve) => {
+              try {
+                consumer.seek(tp, 0, (err) => {
+                  // Unassigned meanwhile, typically: nothing to fetch there any more.
+                  if (err) this.o.log.warn({ err: err.message, partition: `${tp.topic}/${tp.partition}`, offset: tp.offset }, 'source seek failed');
+                  resolve();
+                });
+              } catch (err) {
+                this.o.log.warn({ err: (err as Error).message, partition: `${tp.topic}/${tp.partition}` }, 'source seek failed');
+                resolve();
+              }
+            }),
+        ),
+      );
     }
   }
 
@@ -226,11 +262,12 @@ export class SourceReader {
     }
     for (const [k, b] of byPartition) {
       if ((this.changedAt.get(k) ?? 0) > issuedAt) {
-        // Some of these may come from before the change, and the fetch position has moved past
-        // all of them: fetch again from where the change asked for (a no-op when unassigned).
+        // Some of these may come from before the change, and after an assignment the fetch
+        // position may have moved past all of them: fetch again from where the change asked
+        // for (a seek already pending does; nothing when unassigned).
         const to = this.requested.get(k);
         this.o.log.debug({ partition: k, records: b.messages.length, fetchAgainFrom: to }, 'dropped records fetched across a position change');
-        if (to !== undefined) this.seek(b.topic, b.partition, to === BEGINNING ? undefined : String(to));
+        if (to !== undefined && !this.pendingSeeks.has(k)) this.pendingSeeks.set(k, { topic: b.topic, partition: b.partition, offset: to });
         continue;
       }
       try {

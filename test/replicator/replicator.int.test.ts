@@ -61,7 +61,10 @@ describe('replicator (in process)', () => {
       // Offsets 0-9 committed, 10 its marker; 11-20 aborted, 21 its marker; 22-31 committed, 32 its marker.
       for (const outcome of ['commit', 'abort', 'commit'] as const) {
         await writer.begin();
+        await writer.track();
         for (let i = 0; i < 10; i++) expect(writer.tryProduce(topic, 0, Buffer.from(`${outcome}-${i}`), null, undefined, undefined)).toBe(true);
+        // Written before the abort: an abort purges what librdkafka has not sent yet.
+        expect((await writer.delivered()).refused).toBe(0);
         await (outcome === 'commit' ? writer.commit(30_000) : writer.abort(30_000));
       }
     } finally {
