@@ -132,7 +132,7 @@ export class SourceReader {
     for (const tp of tps) this.changed(tp, tp.offset);
   }
 
-  /** Stops fetching these partitions; records of theirs already fetched are still handed over, and the flow drops them. */
+  /** Stops fetching these partitions; records of theirs from a fetch call already in flight are dropped here. */
   unassign(tps: ReadonlyArray<{ topic: string; partition: number }>): void {
     if (tps.length === 0 || !this.consumer) return;
     this.consumer.incrementalUnassign(tps.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
