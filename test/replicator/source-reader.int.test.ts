@@ -24,6 +24,14 @@ describe('source reader', () => {
     await Promise.all(readers.splice(0).map((r) => r.close()));
   });
 
+  /** A connected reader of us-east, closed after the test. */
+  async function openReader(id: string, maxRecords: number, onBatch: (b: SourceBatch) => void): Promise<SourceReader> {
+    const reader = new SourceReader({ bootstrap: clients.runtime.deployment.regions['us-east']?.kafka.bootstrap ?? [], clientId: `test-${id}`, groupId: `test-${id}`, maxRecords, fetchMinBytes: 1, fetchMaxWaitMs: 20, log, onBatch });
+    readers.push(reader);
+    await reader.connect();
+    return reader;
+  }
+
   it('after every seek made while a fetch is in flight, hands over records from the new position only', async () => {
     const id = randomBytes(4).toString('hex');
     const topic = `t-${id}-reader`;
@@ -35,19 +43,8 @@ describe('source reader', () => {
     }
 
     const batches: Array<{ first: number; last: number }> = [];
-    const reader = new SourceReader({
-      bootstrap: clients.runtime.deployment.regions['us-east']?.kafka.bootstrap ?? [],
-      clientId: `test-${id}`,
-      groupId: `test-${id}`,
-      // Small fetch calls, so that one is almost always in flight when a timer seeks.
-      maxRecords: 50,
-      fetchMinBytes: 1,
-      fetchMaxWaitMs: 20,
-      log,
-      onBatch: (b: SourceBatch) => batches.push({ first: b.messages[0]?.offset ?? -1, last: b.messages[b.messages.length - 1]?.offset ?? -1 }),
-    });
-    readers.push(reader);
-    await reader.connect();
+    // Small fetch calls, so that one is almost always in flight when a timer seeks.
+    const reader = await openReader(id, 50, (b) => batches.push({ first: b.messages[0]?.offset ?? -1, last: b.messages[b.messages.length - 1]?.offset ?? -1 }));
     reader.assign([{ topic, partition: 0, offset: '0' }]);
 
     // Seek from timers (outside the hand-over, as a rewind does) to positions that jump back and
@@ -75,18 +72,7 @@ describe('source reader', () => {
     const producer = await clients.producer('us-east');
     await producer.send({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ partition: 0, value: String(i) })) });
     const firsts: number[] = [];
-    const reader = new SourceReader({
-      bootstrap: clients.runtime.deployment.regions['us-east']?.kafka.bootstrap ?? [],
-      clientId: `test-${id}`,
-      groupId: `test-${id}`,
-      maxRecords: 1_000,
-      fetchMinBytes: 1,
-      fetchMaxWaitMs: 20,
-      log,
-      onBatch: (b: SourceBatch) => firsts.push(b.messages[0]?.offset ?? -1),
-    });
-    readers.push(reader);
-    await reader.connect();
+    const reader = await openReader(id, 1_000, (b) => firsts.push(b.messages[0]?.offset ?? -1));
     // Past the log's end (as a checkpoint can be after a leader lost records it had acknowledged):
     // librdkafka's default reset jumps to the end, and every record written meanwhile is skipped.
     reader.assign([{ topic, partition: 0, offset: '5000' }]);
